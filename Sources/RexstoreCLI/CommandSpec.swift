@@ -1,0 +1,126 @@
+import RexstoreCore
+
+/// How a shell should complete a value.
+public enum CompletionKind: Sendable, Equatable {
+  case none
+  case file
+  case directory
+  case choices([String])
+  /// The command groups of the table (resolved late: the table cannot name itself while it is built).
+  case commands
+
+  /// `.commands` resolved to words.
+  var resolved: CompletionKind {
+    self == .commands ? .choices(CommandTable.groups.map(\.name)) : self
+  }
+}
+
+/// An option of a command or a global option.
+public struct OptionSpec: Sendable {
+  public var long: String
+  public var short: Character?
+  /// The value's placeholder (`DUR`, `FILE`); nil for a switch.
+  public var valueName: String?
+  public var help: String
+  public var repeatable: Bool
+  public var completion: CompletionKind
+
+  public init(
+    _ long: String, short: Character? = nil, value: String? = nil, help: String, repeatable: Bool = false,
+    completion: CompletionKind = .none
+  ) {
+    self.long = long
+    self.short = short
+    self.valueName = value
+    self.help = help
+    self.repeatable = repeatable
+    self.completion = completion
+  }
+
+  public var isSwitch: Bool { valueName == nil }
+
+  /// `--busy-timeout DUR` or `-o, --output PATH`, as help shows it.
+  public var synopsis: String {
+    var s = short.map { "-\($0), " } ?? ""
+    s += "--\(long)"
+    if let valueName { s += " \(valueName)" }
+    return s
+  }
+}
+
+/// A positional argument.
+public struct ArgumentSpec: Sendable {
+  public var name: String
+  public var help: String
+  public var optional: Bool
+  public var completion: CompletionKind
+
+  public init(_ name: String, help: String, optional: Bool = false, completion: CompletionKind = .none) {
+    self.name = name
+    self.help = help
+    self.optional = optional
+    self.completion = completion
+  }
+}
+
+/// What a command hands back to the CLI to print.
+public enum CommandOutput {
+  /// One JSON document.
+  case json(JSONValue)
+  /// A list: `{"items":[...],"count":N}`, or one item per line with `--ndjson`.
+  case list([JSONValue])
+  /// Text printed as is (help, completion scripts, the man page).
+  case text(String)
+  /// Output the command already streamed to stdout itself.
+  case streamed
+  /// A monitoring-style report: printed on stdout whatever its exit status (`health`).
+  case report(JSONValue, exit: Int32)
+}
+
+public typealias CommandHandler = @Sendable (Invocation, Runtime) throws(RexstoreError) -> CommandOutput
+
+/// One row of the command table: `group` alone for verbless commands, `group verb` otherwise.
+public struct CommandSpec: Sendable {
+  public var group: String
+  public var verb: String?
+  public var summary: String
+  public var discussion: String
+  public var arguments: [ArgumentSpec]
+  public var options: [OptionSpec]
+  public var examples: [String]
+  public var run: CommandHandler
+
+  public init(
+    _ group: String, _ verb: String? = nil, summary: String, discussion: String = "",
+    arguments: [ArgumentSpec] = [], options: [OptionSpec] = [], examples: [String] = [],
+    run: @escaping CommandHandler
+  ) {
+    self.group = group
+    self.verb = verb
+    self.summary = summary
+    self.discussion = discussion
+    self.arguments = arguments
+    self.options = options
+    self.examples = examples
+    self.run = run
+  }
+
+  public var name: String { verb.map { "\(group) \($0)" } ?? group }
+
+  /// `rexstore pattern set [OPTIONS] USER TYPE KEY VALUE`.
+  public var usage: String {
+    var parts = ["rexstore", name]
+    if !options.isEmpty { parts.append("[OPTIONS]") }
+    for argument in arguments { parts.append(argument.optional ? "[\(argument.name)]" : argument.name) }
+    return parts.joined(separator: " ")
+  }
+}
+
+/// A top-level group such as `pattern`, with its verbs; a verbless group holds one command with no verb.
+public struct GroupSpec: Sendable {
+  public var name: String
+  public var summary: String
+  public var commands: [CommandSpec]
+
+  public var hasVerbs: Bool { commands.first?.verb != nil }
+}

@@ -1,0 +1,33 @@
+/// The one static command table. Parsing, help, completions and the man page all read it, so they
+/// cannot drift apart (git's `commands[]`, ripgrep's flag registry).
+public enum CommandTable {
+  public static let globalOptions: [OptionSpec] = [
+    OptionSpec("root", value: "DIR", help: "data root (default $XDG_DATA_HOME/rexstore)", completion: .directory),
+    OptionSpec("db", value: "PATH", help: "SQLite database (default ROOT/rexstore.sqlite3)", completion: .file),
+    OptionSpec("objects", value: "DIR", help: "local object root (default ROOT/objects)", completion: .directory),
+    OptionSpec("config", value: "FILE", help: "JSON config file (default $XDG_CONFIG_HOME/rexstore/config.json)", completion: .file),
+    OptionSpec("busy-timeout", value: "DUR", help: "how long to wait for a busy database (default 5s)"),
+    OptionSpec("pretty", help: "indent JSON output"),
+    OptionSpec("ndjson", help: "print lists one item per line"),
+    OptionSpec("quiet", help: "no warnings on stderr"),
+  ]
+
+  /// `-h`/`--help` and `--version` are handled by the parser before any table lookup; listed for help.
+  public static let builtinOptions: [OptionSpec] = [
+    OptionSpec("help", short: "h", help: "show help and exit"),
+    OptionSpec("version", help: "print the version and exit"),
+  ]
+
+  public static let groups: [GroupSpec] = [
+    GroupSpec(name: "pattern", summary: "behavioural patterns: one value per user, type and key", commands: PatternCommands.all),
+    GroupSpec(name: "context", summary: "conversation context: an expiring append log", commands: ContextCommands.all),
+    GroupSpec(name: "insight", summary: "insights: JSON objects ranked by importance", commands: InsightCommands.all),
+    GroupSpec(name: "db", summary: "database status, upgrade, check, backup and vacuum", commands: DatabaseCommands.all),
+    GroupSpec(name: "health", summary: "check the database and local root", commands: [HealthCommand.spec]),
+    GroupSpec(name: "completion", summary: "print a shell completion script", commands: [MetaCommands.completion]),
+    GroupSpec(name: "man", summary: "print the man page (mdoc)", commands: [MetaCommands.man]),
+    GroupSpec(name: "help", summary: "show help for a command", commands: [MetaCommands.help]),
+  ]
+
+  public static var allCommands: [CommandSpec] { groups.flatMap(\.commands) }
+}

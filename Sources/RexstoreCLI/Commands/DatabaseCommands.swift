@@ -1,0 +1,44 @@
+import RexstoreCore
+
+/// `rexstore db ...`: maintenance of the SQLite file.
+enum DatabaseCommands {
+  static let all: [CommandSpec] = [status, upgrade, check, backup, vacuum]
+
+  static let status = CommandSpec(
+    "db", "status", summary: "Show the database file, schema version and table sizes"
+  ) { _, rt throws(RexstoreError) in
+    .json(try rt.store().status())
+  }
+
+  static let upgrade = CommandSpec(
+    "db", "upgrade", summary: "Create the database or apply pending schema changes",
+    discussion: "Write commands do this on their own; run it to prepare a database ahead of time."
+  ) { _, rt throws(RexstoreError) in
+    .json(try rt.store().upgradeSchema())
+  }
+
+  static let check = CommandSpec(
+    "db", "check", summary: "Verify the database's integrity (exit 65 if damaged)",
+    options: [OptionSpec("quick", help: "run the faster quick_check")]
+  ) { inv, rt throws(RexstoreError) in
+    .json(try rt.store().check(quick: inv.flag("quick")))
+  }
+
+  static let backup = CommandSpec(
+    "db", "backup", summary: "Copy the database consistently while others write",
+    discussion: "Uses SQLite's online backup API; DEST appears only when the copy is complete.",
+    arguments: [ArgumentSpec("DEST", help: "path of the copy", completion: .file)],
+    options: [OptionSpec("force", help: "replace DEST if it exists")],
+    examples: ["rexstore db backup /var/backups/rexstore-$(date +%F).sqlite3"]
+  ) { inv, rt throws(RexstoreError) in
+    var dest = inv.argument(0)
+    if !dest.hasPrefix("/") { dest = rt.workingDirectory + "/" + dest }
+    return .json(try rt.store().backup(to: dest, overwrite: inv.flag("force")))
+  }
+
+  static let vacuum = CommandSpec(
+    "db", "vacuum", summary: "Rebuild the database file to reclaim space"
+  ) { _, rt throws(RexstoreError) in
+    .json(try rt.store().vacuum())
+  }
+}

@@ -1,0 +1,121 @@
+import Glibc
+import RexstoreCore
+
+/// One resolved setting and where it came from (`flag:--db`, `env:REXSTORE_DB`, `file:PATH`, `default`).
+public struct Setting: Sendable, Equatable {
+  public var value: String
+  public var source: String
+
+  var json: JSONValue { .record(["value": .string(value), "source": .string(source)]) }
+}
+
+/// Configuration resolved once per run: flag, then environment, then config file, then default.
+public struct Config: Sendable {
+  public var root: Setting
+  public var database: Setting
+  public var objects: Setting
+  public var busyTimeout: Setting
+  public var configFile: Setting?
+  public var busyTimeoutMilliseconds: Int32
+
+  /// Keys a config file may hold; anything else is an ops typo and fails loudly.
+  static let fileKeys: Set<String> = ["root", "db", "objects", "busy_timeout"]
+
+  public var json: JSONValue {
+    .record([
+      "root": root.json, "db": database.json, "objects": objects.json, "busy_timeout": busyTimeout.json,
+      "config_file": configFile?.json ?? .null,
+    ])
+  }
+
+  public static func resolve(
+    options: [String: [String]], environment: [String: String], workingDirectory: String
+  ) throws(RexstoreError) -> Config {
+    func absolute(_ path: String) -> String {
+      path.hasPrefix("/") ? path : (workingDirectory == "/" ? "" : workingDirectory) + "/" + path
+    }
+    func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+
+    // The config file itself: named by flag or variable (must exist), or the XDG default (if present).
+    var configFile: Setting?
+    var file: [String: String] = [:]
+    if let named = options["config"]?.last {
+      configFile = Setting(value: absolute(named), source: "flag:--config")
+    } else if let named = nonEmpty(environment["REXSTORE_CONFIG"]) {
+      configFile = Setting(value: absolute(named), source: "env:REXSTORE_CONFIG")
+    } else if let base = xdg("XDG_CONFIG_HOME", ".config", environment) {
+      let path = base + "/rexstore/config.json"
+      if access(path, F_OK) == 0 { configFile = Setting(value: path, source: "default") }
+    }
+    if let configFile { file = try readConfigFile(configFile.value) }
+    let fileSource = "file:" + (configFile?.value ?? "")
+
+    func pick(_ flag: String, _ env: String, _ key: String) -> Setting? {
+      if let v = options[flag]?.last { return Setting(value: v, source: "flag:--\(flag)") }
+      if let v = nonEmpty(environment[env]) { return Setting(value: v, source: "env:\(env)") }
+      if let v = file[key] { return Setting(value: v, source: fileSource) }
+      return nil
+    }
+
+    var root: Setting
+    if let chosen = pick("root", "REXSTORE_ROOT", "root") {
+      root = chosen
+      root.value = absolute(root.value)
+    } else if let base = xdg("XDG_DATA_HOME", ".local/share", environment) {
+      root = Setting(value: base + "/rexstore", source: "default")
+    } else {
+      throw RexstoreError(
+        .config, "cannot locate the data directory: HOME is not set",
+        hint: "set --root, REXSTORE_ROOT or --db")
+    }
+    var database = pick("db", "REXSTORE_DB", "db") ?? Setting(value: root.value + "/rexstore.sqlite3", source: "default")
+    database.value = absolute(database.value)
+    var objects = pick("objects", "REXSTORE_OBJECTS", "objects") ?? Setting(value: root.value + "/objects", source: "default")
+    objects.value = absolute(objects.value)
+    let busy = pick("busy-timeout", "REXSTORE_BUSY_TIMEOUT", "busy_timeout") ?? Setting(value: "5s", source: "default")
+    let micros: Int64
+    do {
+      micros = try DurationParser.microseconds(busy.value)
+    } catch {
+      throw RexstoreError(
+        busy.source.hasPrefix("flag") ? .usage : .config, "busy timeout (\(busy.source)): \(error.message)",
+        hint: error.hint)
+    }
+    let millis = Int32(clamping: micros / 1_000)
+    return Config(
+      root: root, database: database, objects: objects, busyTimeout: busy, configFile: configFile,
+      busyTimeoutMilliseconds: millis)
+  }
+
+  /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.
+  static func xdg(_ variable: String, _ fallback: String, _ environment: [String: String]) -> String? {
+    if let value = environment[variable], value.hasPrefix("/") { return value }
+    guard let home = environment["HOME"], home.hasPrefix("/") else { return nil }
+    return (home == "/" ? "" : home) + "/" + fallback
+  }
+
+  static func readConfigFile(_ path: String) throws(RexstoreError) -> [String: String] {
+    let text = try FileSystem.readSmallFile(path, limit: 1 << 20)
+    let json: JSONValue
+    do {
+      json = try JSONParser.parse(text)
+    } catch {
+      throw RexstoreError(.config, "config file '\(path)' is not valid JSON: \(error.message)")
+    }
+    guard case .object(let members) = json else {
+      throw RexstoreError(.config, "config file '\(path)' must hold a JSON object")
+    }
+    var values: [String: String] = [:]
+    for member in members {
+      guard fileKeys.contains(member.key) else {
+        let known = fileKeys.sorted().joined(separator: ", ")
+        throw RexstoreError(.config, "config file '\(path)': unknown key '\(member.key)'", hint: "known keys: \(known)")
+      }
+      guard case .string(let value) = member.value else {
+        throw RexstoreError(.config, "config file '\(path)': '\(member.key)' must be a string")
+      }
+      values[member.key] = value
+    }
+    return values
+  }
+}

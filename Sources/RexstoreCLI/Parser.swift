@@ -1,0 +1,175 @@
+import RexstoreCore
+
+/// A parsed command line: which command, its option values and its positional arguments.
+public struct Invocation: Sendable {
+  public var command: CommandSpec
+  /// Option values by long name; switches map to `[""]`. Repeated scalars keep every value; the last wins.
+  public var options: [String: [String]]
+  public var arguments: [String]
+
+  public func flag(_ long: String) -> Bool { options[long] != nil }
+  public func value(_ long: String) -> String? { options[long]?.last }
+  public func values(_ long: String) -> [String] { options[long] ?? [] }
+}
+
+/// What the command line asked for.
+public enum ParseResult: Sendable {
+  case run(Invocation)
+  /// `-h`, `--help` or `help ...`: the deepest group or command that was named (nil for the top level).
+  case help(group: GroupSpec?, command: CommandSpec?)
+  case version
+}
+
+/// The hand-written parser: `rexstore [GLOBAL OPTIONS] GROUP [VERB] [OPTIONS] [--] [ARGS]`.
+///
+/// Global options are accepted before the group and anywhere after it (runbooks append `--db`), a lone
+/// `-` is a positional (stdin/stdout), `--` ends options, and a token that looks like a negative number
+/// is a value, not an option.
+public enum Parser {
+  public static func parse(_ argv: [String], table: [GroupSpec] = CommandTable.groups) throws(RexstoreError) -> ParseResult {
+    var options: [String: [String]] = [:]
+    var positionals: [String] = []
+    var group: GroupSpec?
+    var command: CommandSpec?
+    var helpRequested = false
+    var versionRequested = false
+    var afterDashDash = false
+    var index = 0
+
+    func known() -> [OptionSpec] { (command?.options ?? []) + CommandTable.globalOptions }
+
+    while index < argv.count {
+      let token = argv[index]
+      index += 1
+      if !afterDashDash, token == "--" {
+        afterDashDash = true
+        continue
+      }
+      if !afterDashDash, token.hasPrefix("-"), token != "-", !looksNumeric(token) {
+        if token == "-h" || token == "--help" {
+          helpRequested = true
+          continue
+        }
+        if token == "--version" {
+          versionRequested = true
+          continue
+        }
+        let (spec, inline) = try lookupOption(token, in: known(), command: command)
+        if spec.isSwitch {
+          if inline != nil {
+            throw usage("option --\(spec.long) takes no value", command: command)
+          }
+          options[spec.long, default: []].append("")
+          continue
+        }
+        let value: String
+        if let inline {
+          value = inline
+        } else {
+          guard index < argv.count, !(argv[index].hasPrefix("-") && argv[index] != "-" && !looksNumeric(argv[index])) else {
+            throw usage(
+              "missing value for --\(spec.long)", command: command,
+              hint: "write --\(spec.long)=VALUE for a value that starts with '-'")
+          }
+          value = argv[index]
+          index += 1
+        }
+        options[spec.long, default: []].append(value)
+        continue
+      }
+      // A positional word: the group, then the verb, then arguments.
+      if group == nil {
+        guard let found = table.first(where: { $0.name == token }) else {
+          if helpRequested { break }
+          throw unknownCommand(token, candidates: table.map(\.name), what: "command")
+        }
+        group = found
+        if !found.hasVerbs { command = found.commands[0] }
+        continue
+      }
+      if command == nil, let group {
+        guard let found = group.commands.first(where: { $0.verb == token }) else {
+          if helpRequested { break }
+          throw unknownCommand(
+            token, candidates: group.commands.compactMap(\.verb), what: "\(group.name) verb",
+            usage: "rexstore \(group.name) <\(group.commands.compactMap(\.verb).joined(separator: "|"))>")
+        }
+        command = found
+        continue
+      }
+      positionals.append(token)
+    }
+
+    if versionRequested, !helpRequested { return .version }
+    if helpRequested { return .help(group: group, command: command) }
+    guard let group else {
+      throw RexstoreError.usage("no command given", hint: "run 'rexstore --help' for the list of commands")
+    }
+    guard let command else {
+      throw RexstoreError.usage(
+        "'\(group.name)' needs a verb: \(group.commands.compactMap(\.verb).joined(separator: ", "))",
+        hint: "run 'rexstore help \(group.name)'")
+    }
+    let required = command.arguments.filter { !$0.optional }.count
+    if positionals.count < required {
+      let missing = command.arguments[positionals.count].name
+      throw usage("missing argument \(missing)", command: command)
+    }
+    if positionals.count > command.arguments.count {
+      throw usage("unexpected argument '\(positionals[command.arguments.count])'", command: command)
+    }
+    for spec in known() where !spec.repeatable && (options[spec.long]?.count ?? 0) > 1 && !spec.isSwitch {
+      options[spec.long] = [options[spec.long]!.last!]
+    }
+    return .run(Invocation(command: command, options: options, arguments: positionals))
+  }
+
+  /// `-5`, `-0.25` and `-1e3` are values (a negative pattern value), never options.
+  static func looksNumeric(_ token: String) -> Bool {
+    let utf8 = Array(token.utf8)
+    return utf8.count >= 2 && utf8[0] == UInt8(ascii: "-") && (utf8[1] >= 0x30 && utf8[1] <= 0x39 || utf8[1] == UInt8(ascii: "."))
+  }
+
+  private static func lookupOption(
+    _ token: String, in specs: [OptionSpec], command: CommandSpec?
+  ) throws(RexstoreError) -> (OptionSpec, String?) {
+    if token.hasPrefix("--") {
+      let body = token.dropFirst(2)
+      let name: Substring
+      var inline: String?
+      if let eq = body.firstIndex(of: "=") {
+        name = body[..<eq]
+        inline = String(body[body.index(after: eq)...])
+      } else {
+        name = body
+      }
+      if let spec = specs.first(where: { $0.long == name }) { return (spec, inline) }
+      let suggestion = Suggest.closest(to: String(name), in: specs.map(\.long)).map { "did you mean '--\($0)'?" }
+      throw RexstoreError(
+        .unknownOption, "unknown option '--\(name)'" + (command.map { " for '\($0.name)'" } ?? ""),
+        hint: suggestion ?? helpHint(command))
+    }
+    let chars = Array(token.dropFirst())
+    if chars.count == 1, let spec = specs.first(where: { $0.short == chars[0] }) { return (spec, nil) }
+    throw RexstoreError(
+      .unknownOption, "unknown option '\(token)'" + (command.map { " for '\($0.name)'" } ?? ""),
+      hint: "long options take two dashes; " + helpHint(command))
+  }
+
+  private static func helpHint(_ command: CommandSpec?) -> String {
+    "run 'rexstore \(command.map { "\($0.name) " } ?? "")--help'"
+  }
+
+  private static func unknownCommand(
+    _ token: String, candidates: [String], what: String, usage: String? = nil
+  ) -> RexstoreError {
+    let hint = Suggest.closest(to: token, in: candidates).map { "did you mean '\($0)'?" }
+    return RexstoreError(
+      .unknownCommand, "unknown \(what) '\(token)'", hint: hint ?? "run 'rexstore --help' for the list of commands")
+  }
+
+  private static func usage(_ message: String, command: CommandSpec?, hint: String? = nil) -> RexstoreError {
+    RexstoreError.usage(
+      message, hint: hint ?? command.map { "usage: \($0.usage); see 'rexstore \($0.name) --help'" })
+  }
+}

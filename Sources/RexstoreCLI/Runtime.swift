@@ -1,0 +1,54 @@
+import RexstoreCore
+
+/// What a command may reach: configuration and the store, both resolved on first use, and stdout for
+/// commands that stream. Help, version and completion never touch either.
+public final class Runtime {
+  public let environment: [String: String]
+  public let workingDirectory: String
+  let globalOptions: [String: [String]]
+  let stdout: any OutputSink
+  let stderr: any OutputSink
+  private var resolved: Config?
+  private var openedStore: Store?
+
+  init(
+    environment: [String: String], workingDirectory: String, options: [String: [String]], stdout: any OutputSink,
+    stderr: any OutputSink
+  ) {
+    self.environment = environment
+    self.workingDirectory = workingDirectory
+    self.globalOptions = options
+    self.stdout = stdout
+    self.stderr = stderr
+  }
+
+  public func config() throws(RexstoreError) -> Config {
+    if let resolved { return resolved }
+    let config = try Config.resolve(options: globalOptions, environment: environment, workingDirectory: workingDirectory)
+    resolved = config
+    return config
+  }
+
+  public func store() throws(RexstoreError) -> Store {
+    if let openedStore { return openedStore }
+    let config = try config()
+    let store = Store(path: config.database.value, busyTimeoutMilliseconds: config.busyTimeoutMilliseconds)
+    openedStore = store
+    return store
+  }
+
+  var pretty: Bool { globalOptions["pretty"] != nil }
+  var ndjson: Bool { globalOptions["ndjson"] != nil }
+  var quiet: Bool { globalOptions["quiet"] != nil }
+
+  /// A `{"warning":...}` line on stderr unless `--quiet`.
+  public func warn(_ message: String) {
+    guard !quiet else { return }
+    try? stderr.write(JSONValue.record(["warning": .string(message)]).serialized(.compact) + "\n")
+  }
+
+  /// Serialises one JSON document in the chosen style.
+  func render(_ value: JSONValue) -> String {
+    value.serialized(pretty ? .pretty : .compact) + "\n"
+  }
+}

@@ -1,0 +1,14 @@
+import Glibc
+
+/// Maps an `errno` from a file operation to the error a user can act on.
+func systemError(_ operation: String, path: String, errno err: Int32 = errno) -> RexstoreError {
+  let reason = String(cString: strerror(err))
+  switch err {
+  case EACCES, EPERM, EROFS:
+    return RexstoreError(.permissionDenied, "\(operation) '\(path)': \(reason)")
+  case ENOENT, ENOTDIR:
+    return RexstoreError(.noInput, "\(operation) '\(path)': \(reason)")
+  default:
+    return RexstoreError(.ioError, "\(operation) '\(path)': \(reason)")
+  }
+}

@@ -1,0 +1,71 @@
+import Glibc
+
+/// Monitoring-plugin levels: the worst check decides the exit status (0, 1, 2).
+public enum HealthLevel: String, Sendable, Comparable {
+  case ok
+  case warning
+  case critical
+
+  public var exitStatus: Int32 {
+    switch self {
+    case .ok: return 0
+    case .warning: return 1
+    case .critical: return 2
+    }
+  }
+
+  public static func < (a: HealthLevel, b: HealthLevel) -> Bool { a.exitStatus < b.exitStatus }
+}
+
+public struct HealthCheck: Sendable, Equatable {
+  public var name: String
+  public var level: HealthLevel
+  public var message: String
+
+  public var json: JSONValue {
+    .record(["name": .string(name), "status": .string(level.rawValue), "message": .string(message)])
+  }
+}
+
+/// The checks behind `rexstore health`. They never create or modify anything.
+public enum Health {
+  public static func database(_ store: Store, deep: Bool) -> HealthCheck {
+    func check(_ level: HealthLevel, _ message: String) -> HealthCheck {
+      HealthCheck(name: "database", level: level, message: message)
+    }
+    guard store.exists else {
+      return check(.warning, "no database at '\(store.path)' yet; the first write creates it")
+    }
+    do {
+      let version = try store.schemaVersion(try store.reader())
+      if version > Schema.currentVersion {
+        return check(.critical, "schema version \(version) is newer than this rexstore (\(Schema.currentVersion))")
+      }
+      if deep { _ = try store.check(quick: true) }
+      if version < Schema.currentVersion {
+        return check(.warning, "schema version \(version), \(Schema.currentVersion) available: run 'rexstore db upgrade'")
+      }
+      return check(.ok, "schema version \(version)" + (deep ? ", quick_check ok" : ""))
+    } catch {
+      return check(.critical, error.message)
+    }
+  }
+
+  public static func localRoot(_ path: String) -> HealthCheck {
+    func check(_ level: HealthLevel, _ message: String) -> HealthCheck {
+      HealthCheck(name: "local_root", level: level, message: message)
+    }
+    if access(path, F_OK) == 0 {
+      guard FileSystem.isDirectory(path) else { return check(.critical, "'\(path)' is not a directory") }
+      guard access(path, W_OK | X_OK) == 0 else { return check(.critical, "'\(path)' is not writable") }
+      return check(.ok, "'\(path)' is writable")
+    }
+    // Not created yet: fine if the first existing ancestor lets us create it.
+    var ancestor = FileSystem.parent(of: path)
+    while access(ancestor, F_OK) != 0, ancestor != "/" { ancestor = FileSystem.parent(of: ancestor) }
+    guard FileSystem.isDirectory(ancestor), access(ancestor, W_OK | X_OK) == 0 else {
+      return check(.critical, "'\(path)' does not exist and '\(ancestor)' is not writable")
+    }
+    return check(.ok, "'\(path)' does not exist yet; the first write creates it")
+  }
+}

@@ -1,0 +1,80 @@
+import Glibc
+
+/// Reads a file descriptor line by line with one reusable buffer, so memory stays flat however long
+/// the input is. Lines are handed out as byte buffers valid only during the callback.
+public struct LineReader {
+  private let fd: Int32
+  private let name: String
+
+  public init(fd: Int32, name: String) {
+    self.fd = fd
+    self.name = name
+  }
+
+  /// Opens `path` for reading, or standard input for `-`.
+  public static func open(_ path: String) throws(RexstoreError) -> LineReader {
+    if path == "-" { return LineReader(fd: 0, name: "<stdin>") }
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw systemError("cannot read", path: path) }
+    if FileSystem.isDirectory(path) {
+      Glibc.close(fd)
+      throw RexstoreError(.noInput, "cannot read '\(path)': is a directory")
+    }
+    return LineReader(fd: fd, name: path)
+  }
+
+  public func close() {
+    if fd != 0 { Glibc.close(fd) }
+  }
+
+  /// Calls `body` with each line (without its `\n` or a trailing `\r`) and its 1-based number.
+  public func forEachLine(
+    _ body: (UnsafeBufferPointer<UInt8>, Int) throws(RexstoreError) -> Void
+  ) throws(RexstoreError) {
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var filled = 0
+    var lineNumber = 0
+    func emit(_ all: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) throws(RexstoreError) {
+      var lineEnd = end
+      if lineEnd > start, all[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+      lineNumber += 1
+      try body(UnsafeBufferPointer(rebasing: all[start..<lineEnd]), lineNumber)
+    }
+    while true {
+      if filled == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
+      let n = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + filled, raw.count - filled) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemError("cannot read", path: name)
+      }
+      if n == 0 {
+        // A last line without a newline still counts.
+        if filled > 0 {
+          try buffer.withUnsafeBufferPointer { all throws(RexstoreError) in try emit(all, 0, filled) }
+        }
+        return
+      }
+      let scanFrom = filled
+      filled += n
+      var consumed = 0
+      try buffer.withUnsafeBufferPointer { all throws(RexstoreError) in
+        var start = 0
+        var cursor = scanFrom
+        while let newline = UnsafeBufferPointer(rebasing: all[cursor..<filled]).firstIndex(of: 0x0A) {
+          let end = cursor + newline
+          try emit(all, start, end)
+          start = end + 1
+          cursor = start
+        }
+        consumed = start
+      }
+      if consumed > 0 {
+        buffer.withUnsafeMutableBytes { raw in
+          let base = raw.baseAddress!
+          memmove(base, base + consumed, filled - consumed)
+        }
+        filled -= consumed
+      }
+    }
+  }
+}

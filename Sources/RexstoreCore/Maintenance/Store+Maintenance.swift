@@ -1,0 +1,161 @@
+import CSQLite
+import Glibc
+
+/// `db status|upgrade|check|backup|vacuum`.
+extension Store {
+  public func status() throws(RexstoreError) -> JSONValue {
+    guard exists else {
+      return .record([
+        "path": .string(path), "exists": .bool(false), "size_bytes": .null, "journal_mode": .null,
+        "schema_version": .null, "binary_schema_version": .int(Schema.currentVersion),
+        "upgrade_needed": .bool(true), "tables": .object([]),
+      ])
+    }
+    let db = try reader()
+    let version = try schemaVersion(db)
+    return try db.read { () throws(RexstoreError) -> JSONValue in
+      do throws(DatabaseError) {
+        let mode = try db.prepare("PRAGMA journal_mode")
+        _ = try mode.step()
+        let journalMode = mode.text(0)
+        var tables: [JSONValue.Member] = []
+        let exists = try db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+        for table in Schema.tables {
+          exists.reset()
+          exists.bind(.text(table))
+          var rows: JSONValue = .null
+          let present = try exists.step()
+          if present {
+            let count = try db.prepare("SELECT count(*) FROM \"\(table)\"")
+            _ = try count.step()
+            rows = .int(count.int(0))
+          }
+          tables.append(.init(table, .record(["exists": .bool(present), "rows": rows])))
+        }
+        return .record([
+          "path": .string(path), "exists": .bool(true), "size_bytes": FileSystem.fileSize(path).map(JSONValue.int) ?? .null,
+          "journal_mode": .string(journalMode), "schema_version": .int(version),
+          "binary_schema_version": .int(Schema.currentVersion),
+          "upgrade_needed": .bool(version < Schema.currentVersion), "tables": .object(tables),
+        ])
+      } catch {
+        throw error.rexstoreError(path: path)
+      }
+    }
+  }
+
+  /// Creates the file if needed and applies pending migrations.
+  public func upgradeSchema() throws(RexstoreError) -> JSONValue {
+    var from = 0
+    if exists { from = try schemaVersion(try reader()) }
+    _ = try writer()
+    let applied = Schema.migrations.filter { $0.version > from }
+    return .record([
+      "path": .string(path), "from_version": .int(from), "to_version": .int(Schema.currentVersion),
+      "applied": .array(applied.map { .record(["version": .int($0.version), "summary": .string($0.summary)]) }),
+    ])
+  }
+
+  /// `PRAGMA integrity_check` (or the faster `quick_check`); problems are reported as `db_corrupt`.
+  public func check(quick: Bool) throws(RexstoreError) -> JSONValue {
+    let pragma = quick ? "quick_check" : "integrity_check"
+    let problems = try reading { db throws(DatabaseError) -> [String] in
+      let stmt = try db.prepare("PRAGMA \(pragma)")
+      var lines: [String] = []
+      while try stmt.step() { lines.append(stmt.text(0)) }
+      return lines == ["ok"] ? [] : lines
+    }
+    guard problems.isEmpty else {
+      let shown = problems.prefix(5).joined(separator: "; ")
+      throw RexstoreError(.dbCorrupt, "\(pragma) found \(problems.count) problem(s) in '\(path)': \(shown)")
+    }
+    return .record(["path": .string(path), "ok": .bool(true), "check": .string(pragma)])
+  }
+
+  /// A consistent copy made with SQLite's online backup API while other processes keep writing.
+  ///
+  /// The copy is built in a temporary file next to `destination`, fsynced, made 0600 and renamed into
+  /// place, so `destination` is either absent or a complete database.
+  /// Related SQLite documentation: <https://www.sqlite.org/backup.html>
+  public func backup(to destination: String, overwrite: Bool) throws(RexstoreError) -> JSONValue {
+    let source = try reader()
+    if !overwrite, access(destination, F_OK) == 0 {
+      throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
+    }
+    if FileSystem.isDirectory(destination) {
+      throw RexstoreError(.cannotCreate, "'\(destination)' is a directory")
+    }
+    let directory = FileSystem.parent(of: destination)
+    try FileSystem.makeDirectories(directory)
+    let temp = directory + "/." + String(destination.split(separator: "/").last ?? "backup") + ".tmp-\(getpid())"
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw systemError("cannot create backup", path: temp).asCannotCreate }
+    close(fd)
+    var pages: Int64 = 0
+    do throws(RexstoreError) {
+      do throws(DatabaseError) {
+        let target = try Database(path: temp, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
+          throw target.error(sqlite3_errcode(target.handle))
+        }
+        let deadline = Timestamp.now().adding(microseconds: Int64(busyTimeoutMilliseconds) * 1_000)
+        var rc: Int32
+        repeat {
+          rc = sqlite3_backup_step(backup, -1)
+          if rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
+            if Timestamp.now() > deadline { break }
+            usleep(10_000)
+          }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        pages = Int64(sqlite3_backup_pagecount(backup))
+        sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE else {
+          throw DatabaseError(resultCode: rc & 0xFF, extendedCode: rc, message: String(cString: sqlite3_errstr(rc)))
+        }
+        // Leave a self-contained file: no -wal beside it.
+        try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+      } catch {
+        throw error.rexstoreError(path: destination)
+      }
+      let sync = open(temp, O_RDONLY | O_CLOEXEC)
+      if sync >= 0 {
+        fsync(sync)
+        close(sync)
+      }
+      guard rename(temp, destination) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+      FileSystem.syncDirectory(directory)
+    } catch {
+      unlink(temp)
+      unlink(temp + "-wal")
+      unlink(temp + "-shm")
+      throw error
+    }
+    return .record([
+      "source": .string(path), "destination": .string(destination), "pages": .int(pages),
+      "size_bytes": FileSystem.fileSize(destination).map(JSONValue.int) ?? .null,
+    ])
+  }
+
+  /// Rebuilds the file to reclaim free pages, then truncates the WAL.
+  public func vacuum() throws(RexstoreError) -> JSONValue {
+    let db = try writer()
+    let before = FileSystem.fileSize(path)
+    do throws(DatabaseError) {
+      try db.execute("VACUUM")
+      try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    } catch {
+      throw error.rexstoreError(path: path)
+    }
+    return .record([
+      "path": .string(path), "size_before_bytes": before.map(JSONValue.int) ?? .null,
+      "size_after_bytes": FileSystem.fileSize(path).map(JSONValue.int) ?? .null,
+    ])
+  }
+}
+
+extension RexstoreError {
+  /// Failing to create an output file is exit 73 unless it was a permission problem.
+  var asCannotCreate: RexstoreError {
+    code == .permissionDenied ? self : RexstoreError(.cannotCreate, message, hint: hint)
+  }
+}

@@ -1,0 +1,67 @@
+/// A behavioural pattern row, in the shape DESIGN.md §3 fixes.
+public struct Pattern: Sendable, Equatable {
+  public var userID: Int64
+  public var type: String
+  public var key: String
+  public var value: JSONValue
+  public var confidence: Double
+  public var createdAt: String?
+  public var updatedAt: String?
+
+  public init(
+    userID: Int64, type: String, key: String, value: JSONValue, confidence: Double,
+    createdAt: String? = nil, updatedAt: String? = nil
+  ) {
+    self.userID = userID
+    self.type = type
+    self.key = key
+    self.value = value
+    self.confidence = confidence
+    self.createdAt = createdAt
+    self.updatedAt = updatedAt
+  }
+
+  public var json: JSONValue {
+    .record([
+      "user_id": .int(userID), "type": .string(type), "key": .string(key), "value": value,
+      "confidence": .double(confidence), "created_at": Timestamp.outputForm(ofStored: createdAt),
+      "updated_at": Timestamp.outputForm(ofStored: updatedAt),
+    ])
+  }
+}
+
+/// A conversation-context row.
+public struct ContextItem: Sendable, Equatable {
+  public var id: Int64
+  public var userID: Int64
+  public var key: String
+  public var value: JSONValue
+  public var sessionID: String?
+  public var createdAt: String?
+  public var expiresAt: String?
+
+  public var json: JSONValue {
+    .record([
+      "id": .int(id), "user_id": .int(userID), "key": .string(key), "value": value,
+      "session_id": .optional(sessionID), "created_at": Timestamp.outputForm(ofStored: createdAt),
+      "expires_at": Timestamp.outputForm(ofStored: expiresAt),
+    ])
+  }
+}
+
+/// An insight row.
+public struct Insight: Sendable, Equatable {
+  public var id: Int64
+  public var userID: Int64
+  public var type: String
+  public var data: JSONValue
+  public var importance: Double
+  public var createdAt: String?
+
+  public var json: JSONValue {
+    .record([
+      "id": .int(id), "user_id": .int(userID), "type": .string(type), "data": data,
+      "importance": .double(importance), "created_at": Timestamp.outputForm(ofStored: createdAt),
+    ])
+  }
+}

@@ -1,0 +1,137 @@
+import CSQLite
+import Glibc
+
+/// SQLite's own error, kept with its result codes until it is mapped to a `RexstoreError`.
+public struct DatabaseError: Error, Sendable {
+  public var resultCode: Int32
+  public var extendedCode: Int32
+  public var message: String
+
+  /// `no such table` on a read means the database predates rexstore's tables: an empty answer, not a fault.
+  public var isMissingTable: Bool {
+    resultCode == SQLITE_ERROR && message.hasPrefix("no such table")
+  }
+
+  /// Maps on the primary result code, as GRDB's `ResultCode` matching does.
+  public func rexstoreError(path: String) -> RexstoreError {
+    let detail = "\(message) (\(path))"
+    switch resultCode {
+    case SQLITE_BUSY, SQLITE_LOCKED:
+      return RexstoreError(.dbLocked, "database is busy: \(detail)", hint: "retry, or raise --busy-timeout")
+    case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH:
+      return RexstoreError(.permissionDenied, "database is read-only or not permitted: \(detail)")
+    case SQLITE_CORRUPT, SQLITE_NOTADB:
+      return RexstoreError(.dbCorrupt, "not a usable SQLite database: \(detail)")
+    case SQLITE_IOERR, SQLITE_FULL:
+      return RexstoreError(.ioError, "database I/O error: \(detail)")
+    case SQLITE_CANTOPEN:
+      return RexstoreError(.cannotCreate, "cannot open database: \(detail)")
+    case SQLITE_CONSTRAINT:
+      return RexstoreError(.conflict, "constraint failed: \(detail)")
+    case SQLITE_INTERRUPT:
+      return RexstoreError(.interrupted, "interrupted")
+    default:
+      return RexstoreError(.internal, "SQLite error \(extendedCode): \(detail)")
+    }
+  }
+}
+
+/// One SQLite connection, used from one thread.
+///
+/// Modelled on GRDB's shapes (typed errors, statements, transaction closures) at a fraction of the size.
+/// Related SQLite documentation: <https://www.sqlite.org/c3ref/open.html>
+public final class Database {
+  public let path: String
+  let handle: OpaquePointer
+  private var statementCache: [String: Statement] = [:]
+
+  public enum Mode: Sendable {
+    case readOnly
+    case readWrite
+  }
+
+  public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
+    self.path = path
+    var db: OpaquePointer?
+    var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+    flags |= mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+    let rc = sqlite3_open_v2(path, &db, flags, nil)
+    guard rc == SQLITE_OK, let db else {
+      let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+      if let db { sqlite3_close_v2(db) }
+      throw DatabaseError(resultCode: rc & 0xFF, extendedCode: rc, message: message)
+    }
+    handle = db
+    sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+  }
+
+  deinit {
+    statementCache.removeAll()
+    sqlite3_close_v2(handle)
+  }
+
+  func error(_ rc: Int32) -> DatabaseError {
+    DatabaseError(
+      resultCode: rc & 0xFF, extendedCode: sqlite3_extended_errcode(handle),
+      message: String(cString: sqlite3_errmsg(handle)))
+  }
+
+  /// Runs one or more statements that return no rows.
+  public func execute(_ sql: String) throws(DatabaseError) {
+    let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+    guard rc == SQLITE_OK else { throw error(rc) }
+  }
+
+  /// A prepared statement, reused for the life of the connection (hot loops such as `pattern import`).
+  public func cached(_ sql: String) throws(DatabaseError) -> Statement {
+    if let statement = statementCache[sql] {
+      statement.reset()
+      return statement
+    }
+    let statement = try Statement(database: self, sql: sql)
+    statementCache[sql] = statement
+    return statement
+  }
+
+  public func prepare(_ sql: String) throws(DatabaseError) -> Statement {
+    try Statement(database: self, sql: sql)
+  }
+
+  public var changes: Int { Int(sqlite3_changes64(handle)) }
+
+  /// Runs `body` in a write transaction taken up front (`BEGIN IMMEDIATE`).
+  ///
+  /// Taking the write lock first is what makes the busy timeout apply: a deferred transaction that
+  /// upgrades from read to write can fail with `SQLITE_BUSY` at once, without waiting.
+  /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
+  public func write<T>(_ body: () throws(RexstoreError) -> T) throws(RexstoreError) -> T {
+    do throws(DatabaseError) {
+      try execute("BEGIN IMMEDIATE")
+    } catch {
+      throw error.rexstoreError(path: path)
+    }
+    do throws(RexstoreError) {
+      let result = try body()
+      do throws(DatabaseError) {
+        try execute("COMMIT")
+      } catch {
+        throw error.rexstoreError(path: path)
+      }
+      return result
+    } catch {
+      _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+      throw error
+    }
+  }
+
+  /// Runs `body` in one read transaction, so multi-statement reads see one snapshot.
+  public func read<T>(_ body: () throws(RexstoreError) -> T) throws(RexstoreError) -> T {
+    do throws(DatabaseError) {
+      try execute("BEGIN")
+    } catch {
+      throw error.rexstoreError(path: path)
+    }
+    defer { _ = sqlite3_exec(handle, "COMMIT", nil, nil, nil) }
+    return try body()
+  }
+}

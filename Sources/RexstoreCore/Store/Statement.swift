@@ -1,0 +1,92 @@
+import CSQLite
+
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A prepared statement. Bind with `bind(_:)` in parameter order, step with `step()`.
+public final class Statement {
+  let handle: OpaquePointer
+  unowned let database: Database
+  private var nextIndex: Int32 = 1
+
+  init(database: Database, sql: String) throws(DatabaseError) {
+    self.database = database
+    var stmt: OpaquePointer?
+    let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+    guard rc == SQLITE_OK, let stmt else { throw database.error(rc) }
+    handle = stmt
+  }
+
+  deinit { sqlite3_finalize(handle) }
+
+  public func reset() {
+    sqlite3_reset(handle)
+    sqlite3_clear_bindings(handle)
+    nextIndex = 1
+  }
+
+  @discardableResult
+  public func bind(_ values: SQLValue...) -> Statement {
+    for value in values {
+      switch value {
+      case .null: sqlite3_bind_null(handle, nextIndex)
+      case .integer(let v): sqlite3_bind_int64(handle, nextIndex, v)
+      case .real(let v): sqlite3_bind_double(handle, nextIndex, v)
+      case .text(let v): sqlite3_bind_text(handle, nextIndex, v, -1, transient)
+      }
+      nextIndex += 1
+    }
+    return self
+  }
+
+  /// Advances to the next row; false when done.
+  public func step() throws(DatabaseError) -> Bool {
+    let rc = sqlite3_step(handle)
+    switch rc {
+    case SQLITE_ROW: return true
+    case SQLITE_DONE: return false
+    default:
+      let error = database.error(rc)
+      sqlite3_reset(handle)
+      throw error
+    }
+  }
+
+  /// Steps until done; for statements that return no rows.
+  public func run() throws(DatabaseError) {
+    while try step() {}
+  }
+
+  public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+  public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+  public func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+  public func text(_ column: Int32) -> String {
+    guard let bytes = sqlite3_column_text(handle, column) else { return "" }
+    let count = Int(sqlite3_column_bytes(handle, column))
+    return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+  }
+
+  public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+
+  /// A column as JSON, keeping SQLite's storage class: integers and reals as numbers, text as a string.
+  public func json(_ column: Int32) -> JSONValue {
+    switch sqlite3_column_type(handle, column) {
+    case SQLITE_NULL: return .null
+    case SQLITE_INTEGER: return .int(int(column))
+    case SQLITE_FLOAT: return .double(double(column))
+    default: return .string(text(column))
+    }
+  }
+}
+
+/// A value bound to a statement parameter.
+public enum SQLValue: Sendable {
+  case null
+  case integer(Int64)
+  case real(Double)
+  case text(String)
+
+  public static func optional(_ text: String?) -> SQLValue { text.map(SQLValue.text) ?? .null }
+}

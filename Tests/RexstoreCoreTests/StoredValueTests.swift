@@ -1,0 +1,28 @@
+import Testing
+
+@testable import RexstoreCore
+
+@Suite struct StoredValueTests {
+  /// What the app's `json.loads`-with-fallback reader must get back is exactly what was set.
+  @Test(arguments: [
+    (JSONValue.string("hello"), "hello"), (.string("123"), #""123""#), (.string("null"), #""null""#),
+    (.string("true"), #""true""#), (.string(#""x""#), #""\"x\"""#), (.string("NaN"), #""NaN""#),
+    (.string(" 7 "), #"" 7 ""#), (.number("1.50"), "1.50"), (.bool(false), "false"), (.null, "null"),
+    (.object([.init("k", .string("é"))]), #"{"k": "\u00e9"}"#),
+  ])
+  func encodesSoThePythonReaderGetsTheValueBack(value: JSONValue, stored: String) {
+    #expect(StoredValue.encode(value) == stored)
+    #expect(StoredValue.decode(stored) == value)
+  }
+
+  @Test func argumentIsJSONWhenItParsesElseAString() {
+    #expect(StoredValue.fromArgument("42", forceString: false) == .number("42"))
+    #expect(StoredValue.fromArgument("42", forceString: true) == .string("42"))
+    #expect(StoredValue.fromArgument("aggressive", forceString: false) == .string("aggressive"))
+    #expect(StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
+  }
+
+  @Test func rawTextThatIsNotJSONReadsAsAString() {
+    #expect(StoredValue.decode("{broken") == .string("{broken"))
+  }
+}

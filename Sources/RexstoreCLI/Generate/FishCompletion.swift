@@ -36,12 +36,15 @@ enum FishCompletion {
   static func flags(_ option: OptionSpec) -> String {
     var s = "-l \(option.long)"
     if let short = option.short { s += " -s \(short)" }
+    // A value is completed from files only with `-r`; every other value takes `-x` (`-r -f`), since
+    // `-r` alone brings file names back despite `complete -c rexstore -f`.
     if !option.isSwitch {
-      s += " -r"
       switch option.completion.resolved {
-      case .file, .directory: s += " -F"
-      case .choices(let words): s += " -a \(quote(words.joined(separator: " ")))"
-      case .none, .commands: break
+      case .file: s += " -r -F"
+      // fish's own helper offers directories only, where -F would offer every file.
+      case .directory: s += " -x -a '(__fish_complete_directories)'"
+      case .choices(let words): s += " -x -a \(quote(words.joined(separator: " ")))"
+      case .none, .commands: s += " -x"
       }
     }
     return s

@@ -30,12 +30,14 @@ enum ManPage {
 
       """
     for command in CommandTable.allCommands {
-      s += ".It Nm \(escape(command.name))"
+      // Cm, not Nm: `.Nm word` would print the word in place of rexstore, naming another utility.
+      s += ".It Cm \(escape(command.name))"
       for argument in command.arguments {
-        s += argument.optional ? " Op Ar \(escape(argument.name))" : " Ar \(escape(argument.name))"
+        // Oo/Oc, not Op: Op runs to the end of the line and would swallow every later argument.
+        s += argument.optional ? " Oo Ar \(escape(argument.name)) Oc" : " Ar \(escape(argument.name))"
       }
       s += "\n\(sentence(command.summary))\n"
-      for line in command.discussion.split(separator: "\n") { s += escapeLine(String(line)) + "\n" }
+      s += discussion(command.discussion)
       if !command.options.isEmpty { s += optionList(command.options) }
     }
     s += ".El\n.Sh GLOBAL OPTIONS\nAccepted before the command and after the verb.\n"
@@ -123,10 +125,15 @@ enum ManPage {
       .Sh EXAMPLES
 
       """
+    // One literal display of plain text lines: `.Dl` would parse each word as a possible macro and
+    // wrap a long command mid-line, so a copied example would not run.
+    s += ".Bd -literal -offset indent\n"
     for example in CommandTable.allCommands.flatMap(\.examples) {
-      s += ".Dl \(escape(example))\n"
+      s += escapeLine(example, sentences: false) + "\n"
     }
-    s += ".Sh SEE ALSO\n.Xr sqlite3 1 ,\n.Xr jq 1\n"
+    s += ".Ed\n"
+    // Sorted by section, then name, as mdoc(7) asks.
+    s += ".Sh SEE ALSO\n.Xr jq 1 ,\n.Xr sqlite3 1\n"
     return s
   }
 
@@ -142,29 +149,72 @@ enum ManPage {
     return s + ".El\n"
   }
 
+  /// A discussion is prose, filled like any paragraph, unless it is laid out in columns (two spaces
+  /// inside a line, as in `completion`'s install lines): then it is shown line for line, as help does.
+  static func discussion(_ text: String) -> String {
+    let lines = text.split(separator: "\n").map(String.init)
+    if lines.contains(where: { $0.drop { $0 == " " }.contains("  ") }) {
+      return ".Bd -literal -offset indent\n" + lines.map { escapeLine($0, sentences: false) + "\n" }.joined() + ".Ed\n"
+    }
+    return lines.map { escapeLine($0) + "\n" }.joined()
+  }
+
   static func sentence(_ text: String) -> String {
     let escaped = escapeLine(text)
     return escaped.last == "." || escaped.last == ")" ? escaped : escaped + "."
   }
 
-  /// Escapes text for an mdoc macro line.
+  /// Escapes text for an mdoc macro line. `-` becomes `\-`: groff prints a bare `-` as a Unicode
+  /// hyphen, and an option copied from the page would not work.
   static func escape(_ text: String) -> String {
     var out = ""
     for c in text {
       switch c {
       case "\\": out += "\\e"
       case "\"": out += "\\(dq"
+      case "-": out += "\\-"
       default: out.append(c)
       }
     }
     return out
   }
 
-  /// Escapes a text line; a leading `.` or `'` would be read as a request.
-  static func escapeLine(_ text: String) -> String {
-    var line = escape(text)
-    while line.hasPrefix(" ") { line.removeFirst() }
-    if line.hasPrefix(".") || line.hasPrefix("'") { line = "\\&" + line }
-    return line
+  /// Escapes a text line; a leading `.` or `'` would be read as a request. In prose each sentence
+  /// starts a line: roff knows a sentence ends (and spaces it) only at a line end, and
+  /// `mandoc -T lint` warns about "new sentence, new line" otherwise.
+  static func escapeLine(_ text: String, sentences: Bool = true) -> String {
+    let parts = sentences ? splitSentences(text) : [text]
+    return parts.map { part in
+      var line = escape(part)
+      while line.hasPrefix(" ") { line.removeFirst() }
+      if line.hasPrefix(".") || line.hasPrefix("'") { line = "\\&" + line }
+      return line
+    }.joined(separator: "\n")
+  }
+
+  /// Splits after `.`, `?` or `!` that follows two letters or digits and precedes spaces and a capital
+  /// (mandoc's own test, so `e.g. 30m` stays whole).
+  static func splitSentences(_ text: String) -> [String] {
+    let chars = Array(text)
+    var parts: [String] = []
+    var start = 0
+    var i = 2
+    while i + 2 < chars.count {
+      if ".?!".contains(chars[i]), chars[i - 1].isLetter || chars[i - 1].isNumber,
+        chars[i - 2].isLetter || chars[i - 2].isNumber, chars[i + 1] == " "
+      {
+        var next = i + 1
+        while next < chars.count, chars[next] == " " { next += 1 }
+        if next < chars.count, chars[next].isUppercase {
+          parts.append(String(chars[start...i]))
+          start = next
+          i = next
+          continue
+        }
+      }
+      i += 1
+    }
+    parts.append(String(chars[start...]))
+    return parts
   }
 }

@@ -1,0 +1,44 @@
+# rexstore: the two set-up commands are `make run` (build, then run on the embedded default) and
+# `make test` (install what a fresh machine lacks, then run every test).
+
+SWIFT ?= swift
+RELEASE_FLAGS = -c release --static-swift-stdlib
+BIN = .build/release/rexstore
+# Debian packages the build and the tests need: SQLite to link against, the sqlite3 CLI and mandoc,
+# zsh and fish to check the generated man page and completions.
+APT_PACKAGES = libsqlite3-dev sqlite3 python3 mandoc zsh fish util-linux
+
+.PHONY: run build deps test bench docs clean
+
+## Build a release binary and run its main job on the embedded default: SQLite under
+## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
+run: build
+	$(BIN) db upgrade --pretty
+	$(BIN) health --pretty
+
+build:
+	$(SWIFT) build $(RELEASE_FLAGS)
+
+## Install missing Debian packages (only when something is missing, so local runs stay offline).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+## The whole suite: unit, CLI and end-to-end tests (the latter run the debug binary).
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+
+bench: deps
+	bash bench/pattern_bench.sh
+
+## Regenerate completions/ and man/ from the command table.
+docs:
+	SCRATCH=.build bash scripts/gen-docs.sh
+
+clean:
+	rm -rf .build

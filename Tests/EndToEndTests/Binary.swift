@@ -1,0 +1,100 @@
+import Foundation
+
+/// Runs the built `rexstore` binary (or `$REXSTORE_BIN`) and other programs as real processes.
+///
+/// Output goes to temporary files rather than pipes, so a child that writes more than a pipe buffer
+/// never deadlocks against a parent that waits first (the pitfall of swift-argument-parser's helper).
+struct Processes {
+  static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+  static var binary: String {
+    if let path = ProcessInfo.processInfo.environment["REXSTORE_BIN"], !path.isEmpty { return path }
+    return packageRoot + "/.build/debug/rexstore"
+  }
+
+  struct Result {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  /// A scratch directory per test, removed when the value goes away.
+  final class Scratch {
+    let path: String
+    init() {
+      path = NSTemporaryDirectory() + "rexstore-e2e-\(UUID().uuidString)"
+      try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    var environment: [String: String] {
+      ["HOME": path + "/home", "REXSTORE_ROOT": path + "/data", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+    }
+    var database: String { path + "/data/rexstore.sqlite3" }
+  }
+
+  static func run(
+    _ executable: String, _ arguments: [String], environment: [String: String], stdin: String? = nil,
+    directory: String? = nil
+  ) throws -> Result {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let outPath = NSTemporaryDirectory() + "rexstore-out-\(UUID().uuidString)"
+    let errPath = outPath + ".err"
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer {
+      try? FileManager.default.removeItem(atPath: outPath)
+      try? FileManager.default.removeItem(atPath: errPath)
+    }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    process.standardOutput = out
+    process.standardError = err
+    var inPath: String?
+    if let stdin {
+      let path = outPath + ".in"
+      try stdin.write(toFile: path, atomically: true, encoding: .utf8)
+      process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+      inPath = path
+    } else {
+      process.standardInput = FileHandle.nullDevice
+    }
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    if let inPath { try? FileManager.default.removeItem(atPath: inPath) }
+    return Result(
+      status: process.terminationStatus, stdout: try String(contentsOfFile: outPath, encoding: .utf8),
+      stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+  }
+
+  static func rexstore(_ arguments: [String], in scratch: Scratch, stdin: String? = nil) throws -> Result {
+    try run(binary, arguments, environment: scratch.environment, stdin: stdin, directory: scratch.path)
+  }
+
+  /// Runs a Python snippet with `python3` from PATH; it gets the database path as `sys.argv[1]`.
+  static func python(_ code: String, _ arguments: [String], in scratch: Scratch) throws -> Result {
+    let script = scratch.path + "/script-\(UUID().uuidString).py"
+    try code.write(toFile: script, atomically: true, encoding: .utf8)
+    return try run("/usr/bin/env", ["python3", script] + arguments, environment: scratch.environment)
+  }
+
+  /// Starts a process without waiting (for races); output is discarded into files the caller names.
+  static func start(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+  }
+}

@@ -2,7 +2,9 @@
 # `make test` (install what a fresh machine lacks, then run every test).
 
 SWIFT ?= swift
-RELEASE_FLAGS = -c release --static-swift-stdlib
+# A fully static executable: no dynamic loader work at start-up (libstdc++'s relocations alone cost
+# more instructions than a whole `pattern get`), and SQLite linked from Debian's libsqlite3.a.
+RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable
 BIN = .build/release/rexstore
 # Debian packages the build and the tests need: SQLite to link against, the sqlite3 CLI and mandoc,
 # zsh and fish to check the generated man page and completions.

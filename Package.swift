@@ -16,6 +16,6 @@ let package = Package(
     .executableTarget(name: "rexstore", dependencies: ["RexstoreCLI"]),
     .testTarget(name: "RexstoreCoreTests", dependencies: ["RexstoreCore"]),
     .testTarget(name: "RexstoreCLITests", dependencies: ["RexstoreCLI", "RexstoreCore"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["RexstoreCore"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["RexstoreCore"], exclude: ["python"]),
   ]
 )

@@ -48,8 +48,8 @@ mkdir -p "$out"
 started=$SECONDS
 
 if [[ -z ${REXSTORE_BIN:-} ]]; then
-  step "building rexstore (release, static Swift stdlib, scratch .build-bench)"
-  (cd "$root" && swift build -c release --static-swift-stdlib --scratch-path "$root/.build-bench")
+  step "building rexstore (release, fully static as make build does, scratch .build-bench)"
+  (cd "$root" && swift build -c release --static-swift-stdlib -Xswiftc -static-executable --scratch-path "$root/.build-bench")
   REXSTORE_BIN=$root/.build-bench/release/rexstore
 fi
 [[ -x $REXSTORE_BIN ]] || die "REXSTORE_BIN=$REXSTORE_BIN is not an executable"

@@ -71,9 +71,14 @@ extension CLI {
     var environment: [String: String] = [:]
     var entry = environ
     while let pointer = entry.pointee {
-      let text = String(cString: pointer)
-      if let eq = text.firstIndex(of: "=") {
-        environment[String(text[..<eq])] = String(text[text.index(after: eq)...])
+      // Byte-level split: this runs on every call, and Character-level search showed in profiles.
+      let length = strlen(pointer)
+      pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        let text = UnsafeBufferPointer(start: bytes, count: length)
+        if let eq = text.firstIndex(of: UInt8(ascii: "=")) {
+          let key = String(decoding: UnsafeBufferPointer(rebasing: text[..<eq]), as: UTF8.self)
+          environment[key] = String(decoding: UnsafeBufferPointer(rebasing: text[(eq + 1)...]), as: UTF8.self)
+        }
       }
       entry += 1
     }

@@ -29,7 +29,7 @@ struct Processes {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     var environment: [String: String] {
-      ["HOME": path + "/home", "REXSTORE_ROOT": path + "/data", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+      ["HOME": path + "/home", "REXSTORE_ROOT": path + "/data", "PYTHONDONTWRITEBYTECODE": "1", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
     }
     var database: String { path + "/data/rexstore.sqlite3" }
   }

@@ -1,12 +1,17 @@
 /// Behavioural patterns: one value per (user, type, key), upserted.
 extension Store {
+  /// The app's upsert, with `created_at` set explicitly (the app leaves it to `CURRENT_TIMESTAMP`).
   static let upsertPatternSQL = """
     INSERT INTO user_patterns (user_id, pattern_type, pattern_key, pattern_value, confidence, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(user_id, pattern_type, pattern_key) DO UPDATE SET
       pattern_value = excluded.pattern_value, confidence = excluded.confidence, updated_at = excluded.updated_at
-    RETURNING created_at, updated_at
     """
+
+  /// `pattern set` reports the row as stored. Import must not use this form: a `RETURNING` statement
+  /// materialises its rows in a temporary table per execution, which tripled the WAL writes of a
+  /// million-row import.
+  static let upsertPatternReturningSQL = upsertPatternSQL + " RETURNING created_at, updated_at"
 
   /// Inserts or updates a pattern; an update keeps `created_at` and moves `updated_at`, as the app does.
   public func setPattern(
@@ -17,7 +22,7 @@ extension Store {
     let confidence = try Validate.unitInterval(confidence, name: "confidence")
     let now = Timestamp.now().storedForm
     return try writing { db throws(DatabaseError) -> Pattern in
-      let stmt = try db.cached(Store.upsertPatternSQL)
+      let stmt = try db.cached(Store.upsertPatternReturningSQL)
       stmt.bind(
         .integer(userID), .text(type), .text(key), .text(StoredValue.encode(value)), .real(confidence),
         .text(now), .text(now))

@@ -70,12 +70,27 @@ import Testing
     #expect(before == after, "the database changed")
   }
 
-  @Test func readsOfAMissingDatabaseFailWithoutCreatingIt() {
+  /// Reads, deletions and maintenance never create the file: a cron job pointed at the wrong path
+  /// fails loudly instead of reporting that it found or deleted nothing.
+  @Test(arguments: [
+    ["pattern", "get", "1", "t", "k"], ["pattern", "list", "1"], ["pattern", "export"], ["context", "get", "1", "k"],
+    ["insight", "list", "1"], ["pattern", "rm", "1", "t", "k", "--if-exists"], ["pattern", "clear", "1"],
+    ["context", "clear", "1"], ["context", "prune"], ["insight", "clear", "1"], ["db", "check"], ["db", "vacuum"],
+    ["db", "backup", "copy.sqlite3"],
+  ])
+  func missingDatabaseIsNeverCreatedByReadsOrDeletes(argv: [String]) {
     let h = Harness()
-    let r = h.run("pattern", "get", "1", "t", "k")
+    let r = h.run(argv)
     #expect(r.status == 66)
     #expect(r.errorCode == "no_database")
-    #expect(!FileManager.default.fileExists(atPath: h.databasePath))
+    #expect(r.stdout.isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data"))
+  }
+
+  @Test func aDirectoryIsNotADatabase() {
+    let h = Harness()
+    #expect(h.run("--db", h.root, "pattern", "get", "1", "t", "k").errorCode == "no_input")
+    #expect(h.run("--db", h.root, "pattern", "set", "1", "t", "k", "v").errorCode == "cannot_create")
   }
 
   @Test func notFoundIsExitOne() {

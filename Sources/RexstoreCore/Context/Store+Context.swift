@@ -71,7 +71,7 @@ extension Store {
     case .session: sql += " AND session_id = ?"
     case .none: sql += " AND session_id IS NULL"
     }
-    return try writing { db throws(DatabaseError) -> Int in
+    return try writing(create: false) { db throws(DatabaseError) -> Int in
       let stmt = try db.prepare(sql)
       stmt.bind(.integer(userID))
       if case .session(let id) = session { stmt.bind(.text(id)) }
@@ -82,7 +82,7 @@ extension Store {
 
   /// Deletes every expired row of every user, the app's purge without its side effect on reads.
   public func pruneContext(now: Timestamp = .now()) throws(RexstoreError) -> Int {
-    try writing { db throws(DatabaseError) -> Int in
+    try writing(create: false) { db throws(DatabaseError) -> Int in
       try db.prepare("DELETE FROM conversation_context WHERE expires_at IS NOT NULL AND expires_at < ?")
         .bind(.text(now.storedForm)).run()
       return db.changes

@@ -45,7 +45,7 @@ extension Store {
 
   /// Deletes a user's insights, all or one type's; returns how many.
   public func clearInsights(userID: Int64, type: String?) throws(RexstoreError) -> Int {
-    try writing { db throws(DatabaseError) -> Int in
+    try writing(create: false) { db throws(DatabaseError) -> Int in
       let stmt = try db.prepare(
         "DELETE FROM user_insights WHERE user_id = ?" + (type == nil ? "" : " AND insight_type = ?"))
       stmt.bind(.integer(userID))

@@ -138,7 +138,7 @@ extension Store {
 
   /// Rebuilds the file to reclaim free pages, then truncates the WAL.
   public func vacuum() throws(RexstoreError) -> JSONValue {
-    let db = try writer()
+    let db = try writer(create: false)
     let before = FileSystem.fileSize(path)
     do throws(DatabaseError) {
       try db.execute("VACUUM")

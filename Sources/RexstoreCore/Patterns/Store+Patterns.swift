@@ -76,7 +76,7 @@ extension Store {
 
   /// Deletes one pattern; returns whether it existed.
   public func removePattern(userID: Int64, type: String, key: String) throws(RexstoreError) -> Bool {
-    try writing { db throws(DatabaseError) -> Bool in
+    try writing(create: false) { db throws(DatabaseError) -> Bool in
       try db.cached("DELETE FROM user_patterns WHERE user_id = ? AND pattern_type = ? AND pattern_key = ?")
         .bind(.integer(userID), .text(type), .text(key)).run()
       return db.changes > 0
@@ -85,7 +85,7 @@ extension Store {
 
   /// Deletes all of a user's patterns; returns how many.
   public func clearPatterns(userID: Int64) throws(RexstoreError) -> Int {
-    try writing { db throws(DatabaseError) -> Int in
+    try writing(create: false) { db throws(DatabaseError) -> Int in
       try db.cached("DELETE FROM user_patterns WHERE user_id = ?").bind(.integer(userID)).run()
       return db.changes
     }

@@ -22,17 +22,23 @@ public final class Store {
   /// The connection for reading. A missing file is an error, never created as a side effect.
   public func reader() throws(RexstoreError) -> Database {
     if let connection { return connection }
-    guard exists else {
-      throw RexstoreError(
-        .noDatabase, "no database at '\(path)'",
-        hint: "a write command or 'rexstore db upgrade' creates it; check --db/REXSTORE_DB")
-    }
+    try requireFile()
     return try open()
   }
 
   /// The connection for writing, with WAL on and the schema current.
-  public func writer() throws(RexstoreError) -> Database {
-    if connection == nil, !exists { try createFile() }
+  ///
+  /// - Parameter create: whether a missing file is created. Commands that only delete or maintain
+  ///   (`rm`, `clear`, `prune`, `vacuum`) pass false: a cron job pointed at the wrong path should fail,
+  ///   not leave an empty database there and report that it deleted nothing.
+  public func writer(create: Bool = true) throws(RexstoreError) -> Database {
+    if connection == nil {
+      if !create { try requireFile() }
+      if FileSystem.isDirectory(path) {
+        throw RexstoreError(.cannotCreate, "'\(path)' is a directory, not a database file")
+      }
+      if !exists { try createFile() }
+    }
     let db: Database
     if let connection { db = connection } else { db = try open() }
     if !prepared {
@@ -40,6 +46,17 @@ public final class Store {
       prepared = true
     }
     return db
+  }
+
+  private func requireFile() throws(RexstoreError) {
+    guard exists else {
+      throw RexstoreError(
+        .noDatabase, "no database at '\(path)'",
+        hint: "a write command or 'rexstore db upgrade' creates it; check --db/REXSTORE_DB")
+    }
+    if FileSystem.isDirectory(path) {
+      throw RexstoreError(.noInput, "'\(path)' is a directory, not a database file")
+    }
   }
 
   private func open() throws(RexstoreError) -> Database {
@@ -142,8 +159,10 @@ public final class Store {
   }
 
   /// Runs `body` in one write transaction; SQLite errors become `RexstoreError`s.
-  public func writing<T>(_ body: (Database) throws(DatabaseError) -> T) throws(RexstoreError) -> T {
-    let db = try writer()
+  public func writing<T>(
+    create: Bool = true, _ body: (Database) throws(DatabaseError) -> T
+  ) throws(RexstoreError) -> T {
+    let db = try writer(create: create)
     return try db.write { () throws(RexstoreError) -> T in
       do throws(DatabaseError) {
         return try body(db)

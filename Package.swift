@@ -6,11 +6,20 @@ let package = Package(
   products: [
     .executable(name: "rexstore", targets: ["rexstore"])
   ],
+  dependencies: [
+    // MD5 for object checksums (and, later, SHA-256/RSA for GCS). On Linux it needs only
+    // FoundationEssentials, not all of Foundation.
+    .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2")
+  ],
   targets: [
     // System SQLite (Debian: libsqlite3-dev). Shared with the Python app, so no bundled copy.
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // All behaviour. Never prints, reads argv or the environment, or exits; Glibc only, for start-up time.
-    .target(name: "RexstoreCore", dependencies: ["CSQLite"]),
+    // CRC-32C (SSE4.2 where present) and the Linux calls Swift's Glibc module leaves out.
+    .target(name: "CSupport"),
+    .target(
+      name: "RexstoreCore",
+      dependencies: ["CSQLite", "CSupport", .product(name: "Crypto", package: "swift-crypto")]),
     // argv, environment, stdout/stderr, exit codes and the command table.
     .target(name: "RexstoreCLI", dependencies: ["RexstoreCore"]),
     .executableTarget(name: "rexstore", dependencies: ["RexstoreCLI"]),

@@ -11,12 +11,12 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --busy-timeout|--confidence|--config|--db|--expires|--expires-at|--importance|--limit|--min-importance|--objects|--root|--session|--type|--user) skip=1; continue ;;
+      --busy-timeout|--confidence|--config|--content-type|--db|--expires|--expires-at|--importance|--limit|--max-delete|--meta|--meta-json|--min-importance|--name|--objects|--older-than|--output|--root|--session|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
     elif [[ -z $verb ]]; then
-      case "$group" in pattern|context|insight|db) verb=$w ;; esac
+      case "$group" in audio|profile|pattern|context|insight|db) verb=$w ;; esac
     fi
   done
   case "$prev" in
@@ -27,10 +27,12 @@ _rexstore() {
     --busy-timeout) COMPREPLY=(); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "pattern context insight db health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight db health completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
+    audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm prune" -- "$cur")); return; fi ;;
+    profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete" -- "$cur")); return; fi ;;
     pattern) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "set get list rm clear import export" -- "$cur")); return; fi ;;
     context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
@@ -39,6 +41,54 @@ _rexstore() {
   local key="$group"
   [[ -n $verb ]] && key="$group $verb"
   case "$key" in
+    "audio put")
+      case "$prev" in
+        --name) COMPREPLY=(); return ;;
+        --content-type) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--name --content-type --force $globals" -- "$cur")); return; fi
+      compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      ;;
+    "audio get")
+      case "$prev" in
+        --output) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output $globals" -- "$cur")); return; fi
+      ;;
+    "audio ls")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
+      ;;
+    "audio rm")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi
+      ;;
+    "audio prune")
+      case "$prev" in
+        --older-than) COMPREPLY=(); return ;;
+        --user) COMPREPLY=(); return ;;
+        --max-delete) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--older-than --user --dry-run --max-delete $globals" -- "$cur")); return; fi
+      ;;
+    "profile store")
+      case "$prev" in
+        --meta) COMPREPLY=(); return ;;
+        --meta-json) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--meta --meta-json $globals" -- "$cur")); return; fi
+      compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      ;;
+    "profile get")
+      case "$prev" in
+        --output) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output $globals" -- "$cur")); return; fi
+      ;;
+    "profile list")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
+      ;;
+    "profile delete")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi
+      ;;
     "pattern set")
       case "$prev" in
         --confidence) COMPREPLY=(); return ;;
@@ -143,7 +193,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "pattern context insight db health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight db health completion man help" -- "$cur"))
       ;;
   esac
 }

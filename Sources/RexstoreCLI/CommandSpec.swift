@@ -53,13 +53,24 @@ public struct ArgumentSpec: Sendable {
   public var name: String
   public var help: String
   public var optional: Bool
+  /// Takes every remaining word (`BLOB...`); only the last argument may be variadic.
+  public var variadic: Bool
   public var completion: CompletionKind
 
-  public init(_ name: String, help: String, optional: Bool = false, completion: CompletionKind = .none) {
+  public init(
+    _ name: String, help: String, optional: Bool = false, variadic: Bool = false, completion: CompletionKind = .none
+  ) {
     self.name = name
     self.help = help
     self.optional = optional
+    self.variadic = variadic
     self.completion = completion
+  }
+
+  /// `USER`, `[FILE]`, `SAMPLE...`.
+  public var synopsis: String {
+    let base = name + (variadic ? "..." : "")
+    return optional ? "[\(base)]" : base
   }
 }
 
@@ -111,7 +122,7 @@ public struct CommandSpec: Sendable {
   public var usage: String {
     var parts = ["rexstore", name]
     if !options.isEmpty { parts.append("[OPTIONS]") }
-    for argument in arguments { parts.append(argument.optional ? "[\(argument.name)]" : argument.name) }
+    for argument in arguments { parts.append(argument.synopsis) }
     return parts.joined(separator: " ")
   }
 }

@@ -19,11 +19,13 @@ public enum CommandTable {
   ]
 
   public static let groups: [GroupSpec] = [
+    GroupSpec(name: "audio", summary: "recordings in the object store: put, get, ls, rm, prune", commands: AudioCommands.all),
+    GroupSpec(name: "profile", summary: "voice profiles: samples plus a record", commands: ProfileCommands.all),
     GroupSpec(name: "pattern", summary: "behavioural patterns: one value per user, type and key", commands: PatternCommands.all),
     GroupSpec(name: "context", summary: "conversation context: an expiring append log", commands: ContextCommands.all),
     GroupSpec(name: "insight", summary: "insights: JSON objects ranked by importance", commands: InsightCommands.all),
     GroupSpec(name: "db", summary: "database status, upgrade, check, backup and vacuum", commands: DatabaseCommands.all),
-    GroupSpec(name: "health", summary: "check the database and local root", commands: [HealthCommand.spec]),
+    GroupSpec(name: "health", summary: "check the database and the local object root", commands: [HealthCommand.spec]),
     GroupSpec(name: "completion", summary: "print a shell completion script", commands: [MetaCommands.completion]),
     GroupSpec(name: "man", summary: "print the man page (mdoc)", commands: [MetaCommands.man]),
     GroupSpec(name: "help", summary: "show help for a command", commands: [MetaCommands.help]),

@@ -8,7 +8,7 @@ public enum ExitStatus {
     switch code {
     case .notFound: return 1
     case .usage, .unknownCommand, .unknownOption: return 64
-    case .invalidInput, .conflict, .dbCorrupt: return 65
+    case .invalidInput, .conflict, .dbCorrupt, .limitExceeded: return 65
     case .noInput, .noDatabase: return 66
     case .unavailable: return 69
     case .internal: return 70

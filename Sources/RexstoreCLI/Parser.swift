@@ -115,7 +115,7 @@ public enum Parser {
       let missing = command.arguments[positionals.count].name
       throw usage("missing argument \(missing)", command: command)
     }
-    if positionals.count > command.arguments.count {
+    if positionals.count > command.arguments.count, command.arguments.last?.variadic != true {
       throw usage("unexpected argument '\(positionals[command.arguments.count])'", command: command)
     }
     for spec in known() where !spec.repeatable && (options[spec.long]?.count ?? 0) > 1 && !spec.isSwitch {

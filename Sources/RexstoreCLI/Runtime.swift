@@ -37,6 +37,16 @@ public final class Runtime {
     return store
   }
 
+  /// The object store of the configured backend (the local object root, for now).
+  public func objects() throws(RexstoreError) -> any ObjectStore {
+    LocalObjectStore(root: try config().objects.value)
+  }
+
+  /// Resolves a path argument against the working directory.
+  public func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : workingDirectory + "/" + path
+  }
+
   var pretty: Bool { globalOptions["pretty"] != nil }
   var ndjson: Bool { globalOptions["ndjson"] != nil }
   var quiet: Bool { globalOptions["quiet"] != nil }

@@ -15,6 +15,7 @@ enum HealthCommand {
     let checks = [
       Health.database(try rt.store(), deep: inv.flag("deep")),
       Health.localRoot(config.objects.value),
+      Health.leftovers(config.objects.value),
     ]
     let level = checks.map(\.level).max() ?? .ok
     return .report(

@@ -34,7 +34,8 @@ enum ManPage {
       s += ".It Cm \(escape(command.name))"
       for argument in command.arguments {
         // Oo/Oc, not Op: Op runs to the end of the line and would swallow every later argument.
-        s += argument.optional ? " Oo Ar \(escape(argument.name)) Oc" : " Ar \(escape(argument.name))"
+        let name = escape(argument.name) + (argument.variadic ? " ..." : "")
+        s += argument.optional ? " Oo Ar \(name) Oc" : " Ar \(name)"
       }
       s += "\n\(sentence(command.summary))\n"
       s += discussion(command.discussion)

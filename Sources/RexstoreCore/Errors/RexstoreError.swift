@@ -21,6 +21,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case config
   case schemaMismatch = "schema_mismatch"
   case interrupted
+  /// A safety limit (`--max-delete`) would have been exceeded; nothing was done.
+  case limitExceeded = "limit_exceeded"
 }
 
 /// The one error type the core throws.

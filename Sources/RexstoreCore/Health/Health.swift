@@ -69,3 +69,30 @@ public enum Health {
     return check(.ok, "'\(path)' does not exist yet; the first write creates it")
   }
 }
+
+extension Health {
+  /// Temporary files and directories a killed process left in the object root (dot-names carrying
+  /// the `.rexstore-tmp-` marker); a warning listing them, since they are safe to delete.
+  public static func leftovers(_ root: String) -> HealthCheck {
+    var found: [String] = []
+    func walk(_ directory: String, depth: Int) {
+      guard depth < 6 else { return }
+      for name in (try? FileSystem.entries(of: directory)) ?? [] {
+        let path = directory + "/" + name
+        if name.hasPrefix("."), name.contains(FileSystem.temporaryMarker) {
+          found.append(path)
+        } else if FileSystem.isDirectory(path) {
+          walk(path, depth: depth + 1)
+        }
+      }
+    }
+    walk(root, depth: 0)
+    guard !found.isEmpty else {
+      return HealthCheck(name: "local_temporaries", level: .ok, message: "no temporary files left behind")
+    }
+    let shown = found.sorted().prefix(10).joined(separator: ", ")
+    return HealthCheck(
+      name: "local_temporaries", level: .warning,
+      message: "\(found.count) temporary file(s) left by an interrupted write (safe to delete): \(shown)")
+  }
+}

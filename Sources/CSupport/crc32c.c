@@ -1,0 +1,70 @@
+// CRC-32C for object checksums (GCS's `crc32c` field). SSE4.2's crc32 instruction where the CPU has
+// it (several GB/s, so hashing never limits a local copy), else slicing-by-8 tables.
+#include "csupport.h"
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+static uint32_t table[8][256];
+static int ready;
+#if defined(__x86_64__)
+static int hardware;
+#endif
+
+static void init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    table[0][n] = c;
+  }
+  for (uint32_t n = 0; n < 256; n++) {
+    for (int t = 1; t < 8; t++) table[t][n] = (table[t - 1][n] >> 8) ^ table[0][table[t - 1][n] & 0xFF];
+  }
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  hardware = __builtin_cpu_supports("sse4.2");
+#endif
+  ready = 1;
+}
+
+static uint32_t software(uint32_t crc, const uint8_t *p, size_t n) {
+  while (n && ((uintptr_t)p & 7)) { crc = table[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8); n--; }
+  while (n >= 8) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, 8);
+    word ^= crc;
+    crc = table[7][word & 0xFF] ^ table[6][(word >> 8) & 0xFF] ^ table[5][(word >> 16) & 0xFF] ^
+          table[4][(word >> 24) & 0xFF] ^ table[3][(word >> 32) & 0xFF] ^ table[2][(word >> 40) & 0xFF] ^
+          table[1][(word >> 48) & 0xFF] ^ table[0][word >> 56];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) crc = table[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+  return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t accelerated(uint32_t crc, const uint8_t *p, size_t n) {
+  uint64_t c = crc;
+  while (n && ((uintptr_t)p & 7)) { c = _mm_crc32_u8((uint32_t)c, *p++); n--; }
+  while (n >= 8) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = _mm_crc32_u8((uint32_t)c, *p++);
+  return (uint32_t)c;
+}
+#endif
+
+uint32_t rexstore_crc32c_extend(uint32_t crc, const void *bytes, size_t length) {
+  if (!ready) init();
+  uint32_t c = ~crc;
+#if defined(__x86_64__)
+  if (hardware) return ~accelerated(c, (const uint8_t *)bytes, length);
+#endif
+  return ~software(c, (const uint8_t *)bytes, length);
+}

@@ -1,0 +1,18 @@
+#ifndef REXSTORE_CSUPPORT_H
+#define REXSTORE_CSUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Extends a CRC-32C (Castagnoli) over `length` bytes. Start with 0; the result is the finished CRC
+/// (pre- and post-inversion are applied inside), so calls can be chained over a stream.
+uint32_t rexstore_crc32c_extend(uint32_t crc, const void *bytes, size_t length);
+
+/// Linux calls that Swift's Glibc module does not expose (sys/xattr.h, sys/random.h, renameat2).
+int rexstore_fsetxattr(int fd, const char *name, const char *value, size_t size);
+long rexstore_getxattr(const char *path, const char *name, void *value, size_t size);
+/// Atomically swaps two paths (renameat2 with RENAME_EXCHANGE); 0 on success, -1 and errno otherwise.
+int rexstore_exchange(const char *a, const char *b);
+uint32_t rexstore_random32(void);
+
+#endif

@@ -1,0 +1,145 @@
+import RexstoreCore
+
+/// `rexstore audio ...`: recordings under `audio/{user}/{file}`.
+enum AudioCommands {
+  static let user = ArgumentSpec("USER", help: "user name (one path segment)")
+  static let blob = ArgumentSpec("BLOB", help: "full object name, audio/USER/FILE")
+
+  static let all: [CommandSpec] = [put, get, ls, rm, prune]
+
+  static let put = CommandSpec(
+    "audio", "put", summary: "Store a recording, never overwriting without --force",
+    discussion: """
+      The object is audio/USER/NAME, NAME being --name or the file's own name. It is written to a
+      temporary file, fsynced and moved into place, so it is either complete or absent. The output
+      names its size, MD5 and CRC32C (base64, as GCS writes them) and the backend used.
+      """,
+    arguments: [user, ArgumentSpec("FILE", help: "the recording, or - for standard input", completion: .file)],
+    options: [
+      OptionSpec("name", value: "NAME", help: "object file name (required with -)"),
+      OptionSpec("content-type", value: "TYPE", help: "content type (default: from the extension)"),
+      OptionSpec("force", help: "replace an existing object"),
+    ],
+    examples: ["rexstore audio put u42 session-7.mp3", "arecord -f cd | rexstore audio put u42 - --name live.wav"]
+  ) { inv, rt throws(RexstoreError) in
+    let file = inv.argument(1)
+    guard let name = inv.value("name") ?? (file == "-" ? nil : FileSystem.baseName(of: file)) else {
+      throw RexstoreError.usage("--name is required when FILE is -")
+    }
+    let blob = try AudioBlob(user: inv.argument(0), file: name)
+    let source = try ByteSource.open(file == "-" ? "-" : rt.absolute(file))
+    let info = try Audio(objects: try rt.objects()).put(
+      user: blob.user, file: blob.file, from: source, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
+    return .json(info.json)
+  }
+
+  static let get = CommandSpec(
+    "audio", "get", summary: "Fetch a recording to a file or standard output",
+    discussion: """
+      Without -o (or with -o -) the bytes go to standard output. With -o PATH they go to a temporary
+      file beside PATH that replaces it only once complete and verified against the stored checksums;
+      on any failure PATH is left as it was.
+      """,
+    arguments: [blob],
+    options: [OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output)", completion: .file)],
+    examples: ["rexstore audio get audio/u42/session-7.mp3 -o /tmp/s7.mp3"]
+  ) { inv, rt throws(RexstoreError) in
+    let blob = try AudioBlob(parsing: inv.argument(0))
+    let audio = Audio(objects: try rt.objects())
+    guard let output = inv.value("output"), output != "-" else {
+      _ = try audio.get(blob, into: OutputByteSink(rt.stdout))
+      return .streamed
+    }
+    let path = rt.absolute(output)
+    var record = try audio.download(blob, to: path).json
+    if case .object(var members) = record {
+      members.append(.init("path", .string(path)))
+      record = .object(members)
+    }
+    return .json(record)
+  }
+
+  static let ls = CommandSpec(
+    "audio", "ls", summary: "List a user's recordings and where each lives",
+    arguments: [user]
+  ) { inv, rt throws(RexstoreError) in
+    .list(try Audio(objects: try rt.objects()).list(user: inv.argument(0)).map(\.json))
+  }
+
+  static let rm = CommandSpec(
+    "audio", "rm", summary: "Delete recordings",
+    discussion: """
+      Every BLOB is checked before anything is deleted. The output lists each blob with "deleted" and,
+      under "failures", any that could not be deleted; the exit status is then that of the worst
+      failure (1 for a missing blob unless --if-exists).
+      """,
+    arguments: [ArgumentSpec("BLOB", help: "full object name, audio/USER/FILE", variadic: true)],
+    options: [OptionSpec("if-exists", help: "a missing blob is not a failure (for cron)")],
+    examples: ["rexstore audio rm audio/u42/a.mp3 audio/u42/b.mp3 --if-exists"]
+  ) { inv, rt throws(RexstoreError) in
+    var blobs: [AudioBlob] = []
+    for name in inv.arguments { blobs.append(try AudioBlob(parsing: name)) }
+    let results = Audio(objects: try rt.objects()).remove(blobs, ifExists: inv.flag("if-exists"))
+    return batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
+  }
+
+  static let prune = CommandSpec(
+    "audio", "prune", summary: "Delete recordings older than a given age (for cron)",
+    discussion: """
+      Age is the time since the object was last written. With --max-delete N, a run that would delete
+      more than N objects deletes none and fails (exit 65), so a wrong clock or option cannot wipe the
+      store.
+      """,
+    options: [
+      OptionSpec("older-than", value: "DUR", help: "minimum age, e.g. 30d (required)"),
+      OptionSpec("user", value: "USER", help: "only this user's recordings"),
+      OptionSpec("dry-run", help: "list what would be deleted, delete nothing"),
+      OptionSpec("max-delete", value: "N", help: "refuse to delete more than N objects"),
+    ],
+    examples: ["rexstore audio prune --older-than 90d --max-delete 10000"]
+  ) { inv, rt throws(RexstoreError) in
+    guard let age = try inv.duration("older-than") else {
+      throw RexstoreError.usage("--older-than is required", hint: "e.g. --older-than 30d")
+    }
+    let limit = try inv.limit("max-delete", default: nil)
+    let cutoff = Timestamp.now().adding(microseconds: -age)
+    let audio = Audio(objects: try rt.objects())
+    let candidates = try audio.pruneCandidates(olderThan: cutoff, user: inv.value("user"))
+    if let limit, candidates.count > limit {
+      throw RexstoreError(
+        .limitExceeded, "\(candidates.count) objects are older than \(inv.value("older-than")!), more than --max-delete \(limit); nothing deleted")
+    }
+    if inv.flag("dry-run") {
+      return .json(summary(candidates.map(\.json), cutoff: cutoff, dryRun: true))
+    }
+    let results = audio.remove(try candidates.map { info throws(RexstoreError) in try AudioBlob(parsing: info.name) }, ifExists: true)
+    let report = batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
+    guard case .report(let json, let exit) = report else { return report }
+    var members: [JSONValue.Member] = []
+    if case .object(let existing) = json { members = existing }
+    members += [.init("dry_run", .bool(false)), .init("cutoff", .string(cutoff.outputForm))]
+    return .report(.object(members), exit: exit)
+  }
+
+  static func summary(_ items: [JSONValue], cutoff: Timestamp, dryRun: Bool) -> JSONValue {
+    .record([
+      "items": .array(items), "count": .int(items.count), "failures": .array([]), "dry_run": .bool(dryRun),
+      "cutoff": .string(cutoff.outputForm),
+    ])
+  }
+
+  /// The shape of every many-item command: all items, the failures, and the worst failure's status.
+  static func batchReport(_ results: [(String, Bool, RexstoreError?)]) -> CommandOutput {
+    var items: [JSONValue] = []
+    var failures: [JSONValue] = []
+    var exit: Int32 = 0
+    for (blob, deleted, error) in results {
+      items.append(.record(["blob": .string(blob), "deleted": .bool(deleted)]))
+      if let error {
+        failures.append(.record(["blob": .string(blob), "code": .string(error.code.rawValue), "message": .string(error.message)]))
+        exit = max(exit, ExitStatus.of(error.code))
+      }
+    }
+    return .report(.record(["items": .array(items), "count": .int(items.count), "failures": .array(failures)]), exit: exit)
+  }
+}

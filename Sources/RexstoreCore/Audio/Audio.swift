@@ -1,0 +1,97 @@
+/// Audio recordings: `audio/{user}/{file}` in whichever object store is configured.
+public struct Audio {
+  public let objects: any ObjectStore
+
+  public init(objects: any ObjectStore) { self.objects = objects }
+
+  public func put(
+    user: String, file: String, from source: ByteSource, contentType: String?, overwrite: Bool
+  ) throws(RexstoreError) -> ObjectInfo {
+    let blob = try AudioBlob(user: user, file: file)
+    return try objects.put(
+      blob.name, from: source, contentType: contentType ?? ContentType.guess(file), overwrite: overwrite)
+  }
+
+  /// Streams an object to `sink` (standard output); not found is `not_found`.
+  public func get(_ blob: AudioBlob, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo {
+    guard let info = try objects.get(blob.name, into: sink) else { throw missing(blob.name) }
+    return info
+  }
+
+  /// Downloads an object to `path` atomically.
+  public func download(_ blob: AudioBlob, to path: String) throws(RexstoreError) -> ObjectInfo {
+    if try objects.stat(blob.name) == nil { throw missing(blob.name) }
+    let result = try FileDownload.write(to: path) { sink throws(RexstoreError) in
+      try objects.get(blob.name, into: sink)
+    }
+    guard let info = result else { throw missing(blob.name) }
+    return info
+  }
+
+  public func list(user: String) throws(RexstoreError) -> [ObjectInfo] {
+    let user = try ObjectName.segment(user, kind: "user")
+    return try objects.listAll(prefix: AudioBlob.prefix(user: user))
+  }
+
+  private func missing(_ name: String) -> RexstoreError { RexstoreError.notFound("no object '\(name)'") }
+
+  /// The outcome of deleting one blob of several.
+  public struct Deletion: Sendable {
+    public var blob: String
+    public var deleted: Bool
+    public var error: RexstoreError?
+  }
+
+  /// Deletes every blob it can; a missing one is a failure unless `ifExists`.
+  public func remove(_ blobs: [AudioBlob], ifExists: Bool) -> [Deletion] {
+    blobs.map { blob in
+      do throws(RexstoreError) {
+        let deleted = try objects.delete(blob.name)
+        if !deleted, !ifExists { return Deletion(blob: blob.name, deleted: false, error: missing(blob.name)) }
+        return Deletion(blob: blob.name, deleted: deleted, error: nil)
+      } catch {
+        return Deletion(blob: blob.name, deleted: false, error: error)
+      }
+    }
+  }
+
+  /// Audio objects older than `cutoff` (of one user, or all), oldest first.
+  public func pruneCandidates(olderThan cutoff: Timestamp, user: String?) throws(RexstoreError) -> [ObjectInfo] {
+    let users: [String]
+    if let user {
+      users = [try ObjectName.segment(user, kind: "user")]
+    } else {
+      users = try objects.listUsers(under: "audio")
+    }
+    var old: [ObjectInfo] = []
+    for user in users {
+      old += try objects.listAll(prefix: AudioBlob.prefix(user: user)).filter { ($0.updated ?? cutoff) < cutoff }
+    }
+    return old.sorted { ($0.updated ?? cutoff) < ($1.updated ?? cutoff) }
+  }
+}
+
+extension ObjectStore {
+  /// User directories under a top-level prefix (`audio`).
+  func listUsers(under top: String) throws(RexstoreError) -> [String] {
+    guard let local = self as? LocalObjectStore else {
+      throw RexstoreError(.unavailable, "listing every user is not supported by the \(backend) backend yet")
+    }
+    return try FileSystem.entries(of: local.path(top)).filter { !$0.hasPrefix(".") }.sorted()
+  }
+}
+
+/// Content types by file extension; what `audio put` records when `--content-type` is not given.
+public enum ContentType {
+  static let byExtension: [String: String] = [
+    "mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "oga": "audio/ogg", "opus": "audio/opus",
+    "m4a": "audio/mp4", "mp4": "audio/mp4", "aac": "audio/aac", "flac": "audio/flac", "webm": "audio/webm",
+    "json": "application/json", "txt": "text/plain",
+  ]
+
+  public static func guess(_ fileName: String) -> String {
+    guard let dot = fileName.lastIndex(of: ".") else { return "application/octet-stream" }
+    let ext = String(fileName[fileName.index(after: dot)...]).lowercased()
+    return byExtension[ext] ?? "application/octet-stream"
+  }
+}

@@ -1,0 +1,92 @@
+import CSupport
+import Glibc
+
+/// Bytes read from a file descriptor (a file, or standard input) in bounded chunks.
+public final class ByteSource {
+  public let fd: Int32
+  public let name: String
+  private let owned: Bool
+
+  public init(fd: Int32, name: String, owned: Bool) {
+    self.fd = fd
+    self.name = name
+    self.owned = owned
+  }
+
+  /// Opens a regular file, or standard input for `-`.
+  public static func open(_ path: String) throws(RexstoreError) -> ByteSource {
+    if path == "-" { return ByteSource(fd: 0, name: "<stdin>", owned: false) }
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw systemError("cannot read", path: path) }
+    if FileSystem.isDirectory(path) {
+      Glibc.close(fd)
+      throw RexstoreError(.noInput, "cannot read '\(path)': is a directory")
+    }
+    return ByteSource(fd: fd, name: path, owned: true)
+  }
+
+  deinit { if owned { Glibc.close(fd) } }
+
+  /// Reads up to `buffer.count` bytes; 0 at the end.
+  public func read(into buffer: UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+      if n >= 0 { return n }
+      if errno != EINTR { throw systemError("cannot read", path: name) }
+    }
+  }
+}
+
+/// Where downloaded bytes go.
+public protocol ByteSink: AnyObject {
+  func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError)
+}
+
+/// Writes every byte to a file descriptor, retrying short writes.
+public final class DescriptorSink: ByteSink {
+  public let fd: Int32
+  public let name: String
+
+  public init(fd: Int32, name: String) {
+    self.fd = fd
+    self.name = name
+  }
+
+  public func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
+    try FileSystem.writeAll(fd, bytes, name: name)
+  }
+}
+
+extension FileSystem {
+  /// The size of the buffer every stream copy uses: large enough for full-speed I/O, small enough
+  /// that a 1 GiB object moves in a few MiB of memory.
+  public static let copyBufferSize = 1 << 20
+
+  public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, name: String) throws(RexstoreError) {
+    var offset = 0
+    while offset < bytes.count {
+      let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemError("cannot write", path: name)
+      }
+      offset += n
+    }
+  }
+
+  /// A name no other process or call will pick: `.{base}.rexstore-tmp-{pid}-{n}`. The marker lets
+  /// `health` find what a killed process left behind.
+  public static func temporaryName(for base: String) -> String {
+    counter += 1
+    let random = rexstore_random32()
+    return ".\(base)\(temporaryMarker)\(getpid())-\(counter)-\(String(random, radix: 36))"
+  }
+
+  public static let temporaryMarker = ".rexstore-tmp-"
+  nonisolated(unsafe) private static var counter = 0
+
+  public static func baseName(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+  }
+}

@@ -1,0 +1,297 @@
+import CSupport
+import Glibc
+
+/// The local object root, laid out exactly like the bucket (`ROOT/audio/u1/rec.mp3`).
+///
+/// Writes go to a temporary file in the target directory, are fsynced, and are then linked (no
+/// overwrite) or renamed (overwrite) into place, followed by a directory fsync: a crash leaves the old
+/// object or the new one, plus at most a dot-named temporary file that `health` reports. Checksums and
+/// the content type ride along as `user.rexstore.*` extended attributes where the file system has them.
+public final class LocalObjectStore: ObjectStore {
+  public let root: String
+  public let backend = "local"
+
+  static let md5Attribute = "user.rexstore.md5"
+  static let crcAttribute = "user.rexstore.crc32c"
+  static let typeAttribute = "user.rexstore.content_type"
+
+  public init(root: String) { self.root = root }
+
+  func path(_ name: String) -> String { root + "/" + name }
+
+  // MARK: put
+
+  public func put(
+    _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
+  ) throws(RexstoreError) -> ObjectInfo {
+    let target = path(name)
+    let directory = FileSystem.parent(of: target)
+    if !overwrite, access(target, F_OK) == 0 { throw exists(name) }
+    try FileSystem.makeDirectories(directory)
+    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: target))
+    do throws(RexstoreError) {
+      let checksums = try writeFile(at: temp, from: source, contentType: contentType)
+      if overwrite {
+        guard rename(temp, target) == 0 else { throw systemError("cannot rename into", path: target) }
+      } else {
+        // link(2) fails with EEXIST instead of replacing: the no-overwrite check is atomic.
+        guard link(temp, target) == 0 else {
+          if errno == EEXIST { throw exists(name) }
+          throw systemError("cannot link into", path: target)
+        }
+        unlink(temp)
+      }
+      FileSystem.syncDirectory(directory)
+      var info = try stat(name) ?? ObjectInfo(name: name, size: 0, backend: backend)
+      info.md5 = checksums.md5
+      info.crc32c = checksums.crc32c
+      info.contentType = contentType
+      return info
+    } catch {
+      unlink(temp)
+      throw error
+    }
+  }
+
+  private func exists(_ name: String) -> RexstoreError {
+    RexstoreError(.conflict, "'\(name)' already exists", hint: "pass --force to replace it")
+  }
+
+  /// Streams `source` into a new file at `path` (which must not exist), fsyncs it and records its
+  /// checksums; the file is complete and durable when this returns.
+  func writeFile(at path: String, from source: ByteSource, contentType: String) throws(RexstoreError) -> Checksums {
+    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
+    defer { close(fd) }
+    var hasher = ObjectHasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
+    defer { buffer.deallocate() }
+    while true {
+      let n = try source.read(into: buffer)
+      if n == 0 { break }
+      let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+      hasher.update(chunk)
+      try FileSystem.writeAll(fd, chunk, name: path)
+    }
+    guard fsync(fd) == 0 else { throw systemError("cannot sync", path: path) }
+    let checksums = hasher.finalize()
+    setAttribute(fd, LocalObjectStore.md5Attribute, checksums.md5)
+    setAttribute(fd, LocalObjectStore.crcAttribute, checksums.crc32c)
+    setAttribute(fd, LocalObjectStore.typeAttribute, contentType)
+    return checksums
+  }
+
+  private func setAttribute(_ fd: Int32, _ key: String, _ value: String) {
+    // Best effort: a file system without user xattrs still stores the object; its checksums then read
+    // back as null and downloads are not verified.
+    _ = value.withCString { rexstore_fsetxattr(fd, key, $0, strlen($0)) }
+  }
+
+  private func attribute(_ path: String, _ key: String) -> String? {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = rexstore_getxattr(path, key, &buffer, buffer.count)
+    guard n > 0 else { return nil }
+    return String(decoding: buffer[0..<n], as: UTF8.self)
+  }
+
+  // MARK: get, stat
+
+  public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
+    let source = path(name)
+    let fd = open(source, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      if errno == ENOENT || errno == ENOTDIR { return nil }
+      throw systemError("cannot read", path: source)
+    }
+    defer { close(fd) }
+    guard var info = try stat(name) else { return nil }
+    var hasher = ObjectHasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
+    defer { buffer.deallocate() }
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemError("cannot read", path: source)
+      }
+      if n == 0 { break }
+      let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+      hasher.update(chunk)
+      try sink.write(chunk)
+    }
+    let actual = hasher.finalize()
+    if let md5 = info.md5, md5 != actual.md5 { throw mismatch(name, "md5", md5, actual.md5) }
+    if let crc = info.crc32c, crc != actual.crc32c { throw mismatch(name, "crc32c", crc, actual.crc32c) }
+    info.md5 = actual.md5
+    info.crc32c = actual.crc32c
+    info.size = hasher.count
+    return info
+  }
+
+  private func mismatch(_ name: String, _ kind: String, _ stored: String, _ actual: String) -> RexstoreError {
+    RexstoreError(.ioError, "'\(name)' is damaged: \(kind) is \(actual), recorded \(stored)")
+  }
+
+  public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
+    let file = path(name)
+    guard let regular = try FileSystem.regularFile(file) else { return nil }
+    return ObjectInfo(
+      name: name, size: regular.size, md5: attribute(file, LocalObjectStore.md5Attribute),
+      crc32c: attribute(file, LocalObjectStore.crcAttribute),
+      contentType: attribute(file, LocalObjectStore.typeAttribute), backend: backend,
+      updated: regular.modified)
+  }
+
+  // MARK: list, delete
+
+  /// `prefix` names a directory (`audio/u1/`): its regular files, dot-files excluded, in byte order.
+  public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
+    let directory = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+    var names = try FileSystem.entries(of: path(directory)).filter { !$0.hasPrefix(".") }
+    names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    if let pageToken { names = names.filter { pageToken.utf8.lexicographicallyPrecedes($0.utf8) } }
+    var items: [ObjectInfo] = []
+    var last: String?
+    for name in names {
+      if items.count == pageSize { break }
+      if let info = try stat(directory + "/" + name) {
+        items.append(info)
+        last = name
+      }
+    }
+    let more = last.map { l in names.contains { l.utf8.lexicographicallyPrecedes($0.utf8) } } ?? false
+    return ObjectPage(items: items, nextPageToken: more ? last : nil)
+  }
+
+  public func delete(_ name: String) throws(RexstoreError) -> Bool {
+    let file = path(name)
+    guard unlink(file) == 0 else {
+      if errno == ENOENT || errno == ENOTDIR { return false }
+      throw systemError("cannot delete", path: file)
+    }
+    FileSystem.syncDirectory(FileSystem.parent(of: file))
+    return true
+  }
+
+  // MARK: groups
+
+  /// Writes the new set into a dot-named staging directory, then swaps it with the live one in one
+  /// `renameat2(RENAME_EXCHANGE)`; the old set stays in the staging name until `finish()`.
+  public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
+    let live = path(directory)
+    let parent = FileSystem.parent(of: live)
+    try FileSystem.makeDirectories(parent)
+    let staging = parent + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: live))
+    guard mkdir(staging, 0o700) == 0 else { throw systemError("cannot create", path: staging).asCannotCreate }
+    var infos: [ObjectInfo] = []
+    do throws(RexstoreError) {
+      for member in members {
+        let base = FileSystem.baseName(of: member.name)
+        let checksums = try writeFile(at: staging + "/" + base, from: member.source, contentType: member.contentType)
+        var info = ObjectInfo(name: member.name, size: 0, md5: checksums.md5, crc32c: checksums.crc32c,
+          contentType: member.contentType, backend: backend, updated: .now())
+        info.size = FileSystem.fileSize(staging + "/" + base) ?? 0
+        infos.append(info)
+      }
+      FileSystem.syncDirectory(staging)
+      let swapped: Bool
+      if access(live, F_OK) == 0 {
+        guard FileSystem.exchange(staging, live) else { throw systemError("cannot swap into", path: live) }
+        swapped = true
+      } else {
+        guard rename(staging, live) == 0 else { throw systemError("cannot rename into", path: live) }
+        swapped = false
+      }
+      FileSystem.syncDirectory(parent)
+      return LocalGroupReplacement(objects: infos, live: live, previous: swapped ? staging : nil, parent: parent)
+    } catch {
+      FileSystem.removeTree(staging)
+      throw error
+    }
+  }
+
+  public func deleteGroup(directory: String) throws(RexstoreError) -> Int {
+    let live = path(directory)
+    guard FileSystem.isDirectory(live) else { return 0 }
+    let count = try FileSystem.entries(of: live).filter { !$0.hasPrefix(".") }.count
+    // Move it aside first so readers never see a half-deleted set.
+    let parent = FileSystem.parent(of: live)
+    let doomed = parent + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: live))
+    guard rename(live, doomed) == 0 else { throw systemError("cannot delete", path: live) }
+    FileSystem.syncDirectory(parent)
+    FileSystem.removeTree(doomed)
+    return count
+  }
+}
+
+final class LocalGroupReplacement: GroupReplacement {
+  let objects: [ObjectInfo]
+  let live: String
+  /// Where the replaced set now sits (nil when there was none).
+  let previous: String?
+  let parent: String
+
+  init(objects: [ObjectInfo], live: String, previous: String?, parent: String) {
+    self.objects = objects
+    self.live = live
+    self.previous = previous
+    self.parent = parent
+  }
+
+  func finish() {
+    if let previous { FileSystem.removeTree(previous) }
+  }
+
+  func undo() {
+    if let previous, FileSystem.exchange(previous, live) {
+      FileSystem.syncDirectory(parent)
+      FileSystem.removeTree(previous)
+    } else {
+      let doomed = parent + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: live))
+      if rename(live, doomed) == 0 { FileSystem.removeTree(doomed) }
+      FileSystem.syncDirectory(parent)
+    }
+  }
+}
+
+extension FileSystem {
+  /// Size and modification time of a regular file; nil if absent or not a regular file.
+  static func regularFile(_ path: String) throws(RexstoreError) -> (size: Int64, modified: Timestamp)? {
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+      if errno == ENOENT || errno == ENOTDIR { return nil }
+      throw systemError("cannot stat", path: path)
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let micros = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1_000
+    return (Int64(st.st_size), Timestamp(microseconds: micros))
+  }
+
+  /// Names in a directory (without `.` and `..`); an absent directory has none.
+  public static func entries(of directory: String) throws(RexstoreError) -> [String] {
+    guard let dir = opendir(directory) else {
+      if errno == ENOENT || errno == ENOTDIR { return [] }
+      throw systemError("cannot list", path: directory)
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+  }
+
+  /// Swaps two paths atomically (`renameat2(RENAME_EXCHANGE)`, Linux 3.15+).
+  static func exchange(_ a: String, _ b: String) -> Bool {
+    rexstore_exchange(a, b) == 0
+  }
+
+  /// Removes a directory rexstore created and the files in it (one level: sample sets are flat).
+  static func removeTree(_ directory: String) {
+    for name in (try? entries(of: directory)) ?? [] { unlink(directory + "/" + name) }
+    rmdir(directory)
+  }
+}

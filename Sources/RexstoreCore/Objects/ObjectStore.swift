@@ -1,0 +1,90 @@
+/// An object as every backend reports it (DESIGN.md §3 "object").
+public struct ObjectInfo: Sendable, Equatable {
+  public var name: String
+  public var size: Int64
+  public var md5: String?
+  public var crc32c: String?
+  public var contentType: String?
+  public var backend: String
+  public var updated: Timestamp?
+
+  public var json: JSONValue {
+    .record([
+      "blob": .string(name), "size_bytes": .int(size), "md5": .optional(md5), "crc32c": .optional(crc32c),
+      "content_type": .optional(contentType), "backend": .string(backend),
+      "updated_at": updated.map { .string($0.outputForm) } ?? .null,
+    ])
+  }
+}
+
+public struct ObjectPage: Sendable {
+  public var items: [ObjectInfo]
+  /// Pass back to `list` for the next page; nil on the last page.
+  public var nextPageToken: String?
+}
+
+/// One object of a group written together (a voice profile's samples).
+public struct GroupMember {
+  public var name: String
+  public var source: ByteSource
+  public var contentType: String
+
+  public init(name: String, source: ByteSource, contentType: String) {
+    self.name = name
+    self.source = source
+    self.contentType = contentType
+  }
+}
+
+/// A group replacement that has happened but is not yet final: `finish()` discards what it replaced,
+/// `undo()` puts it back (when the record that goes with it could not be committed).
+public protocol GroupReplacement {
+  var objects: [ObjectInfo] { get }
+  func finish()
+  func undo()
+}
+
+/// Where audio and voice-profile samples live. The commands speak only this protocol, so the local
+/// file system, GCS and others are interchangeable behind it.
+///
+/// Every write is all-or-nothing: a reader sees the old object or the new one, never a part.
+public protocol ObjectStore: AnyObject {
+  /// `local`, `gcs`, ...: what the JSON's `backend` says.
+  var backend: String { get }
+
+  /// Streams `source` into `name`. Refuses to replace an existing object unless `overwrite`.
+  func put(_ name: String, from source: ByteSource, contentType: String, overwrite: Bool) throws(RexstoreError)
+    -> ObjectInfo
+
+  /// Streams the object into `sink`, verifying its checksums as it goes; nil if there is none.
+  func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo?
+
+  func stat(_ name: String) throws(RexstoreError) -> ObjectInfo?
+
+  /// Objects whose names start with `prefix`, in name order, `pageSize` at a time.
+  func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage
+
+  /// Deletes an object; false if there was none.
+  func delete(_ name: String) throws(RexstoreError) -> Bool
+
+  /// Replaces everything under `directory` with `members`, as one step: objects of the old set that
+  /// the new one lacks (a profile re-stored with fewer samples) disappear with it.
+  func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement
+
+  /// Deletes everything under `directory`; returns how many objects.
+  func deleteGroup(directory: String) throws(RexstoreError) -> Int
+}
+
+extension ObjectStore {
+  /// Every object under `prefix`, following page tokens.
+  public func listAll(prefix: String) throws(RexstoreError) -> [ObjectInfo] {
+    var items: [ObjectInfo] = []
+    var token: String?
+    repeat {
+      let page = try list(prefix: prefix, pageToken: token, pageSize: 1000)
+      items += page.items
+      token = page.nextPageToken
+    } while token != nil
+    return items
+  }
+}

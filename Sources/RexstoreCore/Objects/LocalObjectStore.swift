@@ -63,16 +63,9 @@ public final class LocalObjectStore: ObjectStore {
     let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
     defer { close(fd) }
-    var hasher = ObjectHasher()
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
-    defer { buffer.deallocate() }
-    while true {
-      let n = try source.read(into: buffer)
-      if n == 0 { break }
-      let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-      hasher.update(chunk)
-      try FileSystem.writeAll(fd, chunk, name: path)
-    }
+    let hasher = try StreamCopy.run(
+      read: { buffer throws(RexstoreError) in try source.read(into: buffer) },
+      write: { chunk throws(RexstoreError) in try FileSystem.writeAll(fd, chunk, name: path) })
     guard fsync(fd) == 0 else { throw systemError("cannot sync", path: path) }
     let checksums = hasher.finalize()
     setAttribute(fd, LocalObjectStore.md5Attribute, checksums.md5)
@@ -105,20 +98,15 @@ public final class LocalObjectStore: ObjectStore {
     }
     defer { close(fd) }
     guard var info = try stat(name) else { return nil }
-    var hasher = ObjectHasher()
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
-    defer { buffer.deallocate() }
-    while true {
-      let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw systemError("cannot read", path: source)
-      }
-      if n == 0 { break }
-      let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-      hasher.update(chunk)
-      try sink.write(chunk)
-    }
+    let hasher = try StreamCopy.run(
+      read: { buffer throws(RexstoreError) in
+        while true {
+          let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+          if n >= 0 { return n }
+          if errno != EINTR { throw systemError("cannot read", path: source) }
+        }
+      },
+      write: { chunk throws(RexstoreError) in try sink.write(chunk) })
     let actual = hasher.finalize()
     if let md5 = info.md5, md5 != actual.md5 { throw mismatch(name, "md5", md5, actual.md5) }
     if let crc = info.crc32c, crc != actual.crc32c { throw mismatch(name, "crc32c", crc, actual.crc32c) }

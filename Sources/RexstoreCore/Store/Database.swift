@@ -50,8 +50,11 @@ public final class Database {
     case readWrite
   }
 
+  public let busyTimeoutMilliseconds: Int32
+
   public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
     self.path = path
+    self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     var db: OpaquePointer?
     var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
     flags |= mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
@@ -105,11 +108,7 @@ public final class Database {
   /// upgrades from read to write can fail with `SQLITE_BUSY` at once, without waiting.
   /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
   public func write<T>(_ body: () throws(RexstoreError) -> T) throws(RexstoreError) -> T {
-    do throws(DatabaseError) {
-      try execute("BEGIN IMMEDIATE")
-    } catch {
-      throw error.rexstoreError(path: path)
-    }
+    try retryingWhileBusy { () throws(DatabaseError) in try execute("BEGIN IMMEDIATE") }
     do throws(RexstoreError) {
       let result = try body()
       do throws(DatabaseError) {
@@ -121,6 +120,27 @@ public final class Database {
     } catch {
       _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
       throw error
+    }
+  }
+
+  /// Runs `step` again while SQLite answers `SQLITE_BUSY`, until the busy timeout has passed.
+  ///
+  /// The busy handler covers ordinary lock waits, but SQLite returns `SQLITE_BUSY` at once in a few
+  /// cases: while another connection switches a new file to WAL or recovers the WAL index. Seen with
+  /// eight processes creating one database together; only steps that did nothing yet are retried.
+  public func retryingWhileBusy<T>(_ step: () throws(DatabaseError) -> T) throws(RexstoreError) -> T {
+    let deadline = Timestamp.now().adding(microseconds: Int64(busyTimeoutMilliseconds) * 1_000)
+    var pause: UInt32 = 1_000
+    while true {
+      do throws(DatabaseError) {
+        return try step()
+      } catch {
+        guard error.resultCode == SQLITE_BUSY, Timestamp.now() < deadline else {
+          throw error.rexstoreError(path: path)
+        }
+        usleep(pause)
+        pause = min(pause * 2, 50_000)
+      }
     }
   }
 

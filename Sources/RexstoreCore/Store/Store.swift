@@ -81,14 +81,12 @@ public final class Store {
   }
 
   private func prepareForWriting(_ db: Database) throws(RexstoreError) {
-    do throws(DatabaseError) {
+    try db.retryingWhileBusy { () throws(DatabaseError) in
       let mode = try db.cached("PRAGMA journal_mode=WAL")
+      defer { mode.reset() }
       _ = try mode.step()
-      mode.reset()
-    } catch {
-      throw error.rexstoreError(path: path)
     }
-    let version = try schemaVersion(db)
+    let version = try db.retryingWhileBusy { () throws(DatabaseError) -> Int? in try rawSchemaVersion(db) } ?? 0
     if version == Schema.currentVersion { return }
     if version > Schema.currentVersion { throw newerSchema(version) }
     _ = try upgrade(db)
@@ -97,13 +95,22 @@ public final class Store {
   /// The schema version recorded by rexstore; 0 for a database only the app has used.
   public func schemaVersion(_ db: Database) throws(RexstoreError) -> Int {
     do throws(DatabaseError) {
+      return try rawSchemaVersion(db) ?? 0
+    } catch {
+      throw error.rexstoreError(path: path)
+    }
+  }
+
+  /// nil when rexstore's tables do not exist yet.
+  private func rawSchemaVersion(_ db: Database) throws(DatabaseError) -> Int? {
+    do {
       let stmt = try db.cached("SELECT value FROM rexstore_meta WHERE key = 'schema_version'")
       defer { stmt.reset() }
       guard try stmt.step() else { return 0 }
       return Int(stmt.text(0)) ?? 0
     } catch {
-      if error.isMissingTable { return 0 }
-      throw error.rexstoreError(path: path)
+      if error.isMissingTable { return nil }
+      throw error
     }
   }
 
@@ -137,11 +144,7 @@ public final class Store {
   /// Runs a read; SQLite errors become `RexstoreError`s.
   public func reading<T>(_ body: (Database) throws(DatabaseError) -> T) throws(RexstoreError) -> T {
     let db = try reader()
-    do throws(DatabaseError) {
-      return try body(db)
-    } catch {
-      throw error.rexstoreError(path: path)
-    }
+    return try db.retryingWhileBusy { () throws(DatabaseError) -> T in try body(db) }
   }
 
   /// Runs a read that answers `empty` when its table does not exist yet (a database the app created
@@ -150,11 +153,13 @@ public final class Store {
     emptyResult empty: T, _ body: (Database) throws(DatabaseError) -> T
   ) throws(RexstoreError) -> T {
     let db = try reader()
-    do throws(DatabaseError) {
-      return try body(db)
-    } catch {
-      if error.isMissingTable { return empty }
-      throw error.rexstoreError(path: path)
+    return try db.retryingWhileBusy { () throws(DatabaseError) -> T in
+      do throws(DatabaseError) {
+        return try body(db)
+      } catch {
+        if error.isMissingTable { return empty }
+        throw error
+      }
     }
   }
 

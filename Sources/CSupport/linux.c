@@ -29,3 +29,7 @@ uint32_t rexstore_random32(void) {
   if (getrandom(&value, sizeof value, 0) != sizeof value) value = (uint32_t)getpid();
   return value;
 }
+
+long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size) {
+  return (long)fgetxattr(fd, name, value, size);
+}

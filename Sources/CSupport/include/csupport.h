@@ -14,5 +14,6 @@ long rexstore_getxattr(const char *path, const char *name, void *value, size_t s
 /// Atomically swaps two paths (renameat2 with RENAME_EXCHANGE); 0 on success, -1 and errno otherwise.
 int rexstore_exchange(const char *a, const char *b);
 uint32_t rexstore_random32(void);
+long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
 
 #endif

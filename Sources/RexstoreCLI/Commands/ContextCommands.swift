@@ -28,6 +28,9 @@ enum ContextCommands {
     try inv.exclusive("expires", "expires-at")
     var expiresAt = try inv.timestamp("expires-at")
     if let micros = try inv.duration("expires") { expiresAt = Timestamp.now().adding(microseconds: micros) }
+    if let expiresAt, expiresAt > Timestamp.latestStorable {
+      throw RexstoreError.usage("expiry is after 9999-12-31", hint: "stored times have four-digit years")
+    }
     let value = StoredValue.fromArgument(inv.argument(2), forceString: inv.flag("string"))
     let item = try rt.store().addContext(
       userID: userID, key: inv.argument(1), value: value, sessionID: try inv.label("session"), expiresAt: expiresAt)

@@ -90,7 +90,10 @@ enum PatternCommands {
   ) { inv, rt throws(RexstoreError) in
     let source = inv.arguments.first ?? "-"
     let store = try rt.store()
-    let reader = try LineReader.open(source)
+    let reader =
+      source == "-"
+      ? try LineReader.spoolingStandardInput(in: FileSystem.parent(of: store.path))
+      : try LineReader.open(rt.absolute(source))
     defer { reader.close() }
     let count = try store.importPatterns(from: reader)
     return .json(.record(["imported": .int(count), "source": .string(source)]))

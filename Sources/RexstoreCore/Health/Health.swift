@@ -80,11 +80,20 @@ extension Health {
       for name in (try? FileSystem.entries(of: directory)) ?? [] {
         let path = directory + "/" + name
         if name.hasPrefix("."), name.contains(FileSystem.temporaryMarker) {
-          found.append(path)
+          if !writerIsAlive(name) { found.append(path) }
         } else if FileSystem.isDirectory(path) {
           walk(path, depth: depth + 1)
         }
       }
+    }
+    // The writer's pid follows the marker; a live writer's temporary file is work in progress.
+    func writerIsAlive(_ name: String) -> Bool {
+      var rest = Substring(name)
+      while !rest.isEmpty, !rest.hasPrefix(FileSystem.temporaryMarker) { rest = rest.dropFirst() }
+      guard !rest.isEmpty else { return false }
+      let digits = rest.dropFirst(FileSystem.temporaryMarker.count).prefix { $0 != "-" }
+      guard let pid = Int32(digits), pid > 0 else { return false }
+      return kill(pid, 0) == 0 || errno == EPERM
     }
     walk(root, depth: 0)
     guard !found.isEmpty else {

@@ -23,6 +23,31 @@ public struct LineReader {
     return LineReader(fd: fd, name: path)
   }
 
+  /// Copies standard input into an unlinked temporary file in `directory` and reads from that, so a
+  /// slow pipe is drained before the import takes the database's write lock, not while holding it.
+  public static func spoolingStandardInput(in directory: String) throws(RexstoreError) -> LineReader {
+    try FileSystem.makeDirectories(directory)
+    let path = directory + "/" + FileSystem.temporaryName(for: "import")
+    let fd = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
+    unlink(path)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
+    defer { buffer.deallocate() }
+    let input = ByteSource(fd: 0, name: "<stdin>", owned: false)
+    do throws(RexstoreError) {
+      while true {
+        let n = try input.read(into: buffer)
+        if n == 0 { break }
+        try FileSystem.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), name: path)
+      }
+    } catch {
+      Glibc.close(fd)
+      throw error
+    }
+    lseek(fd, 0, SEEK_SET)
+    return LineReader(fd: fd, name: "<stdin>")
+  }
+
   public func close() {
     if fd != 0 { Glibc.close(fd) }
   }

@@ -122,7 +122,18 @@ extension Store {
         fsync(sync)
         close(sync)
       }
-      guard rename(temp, destination) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+      if overwrite {
+        guard rename(temp, destination) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+      } else {
+        // link(2) refuses to replace a DEST created since the check above.
+        guard link(temp, destination) == 0 else {
+          if errno == EEXIST {
+            throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
+          }
+          throw systemError("cannot link backup into", path: destination)
+        }
+        unlink(temp)
+      }
       FileSystem.syncDirectory(directory)
     } catch {
       unlink(temp)

@@ -79,7 +79,14 @@ extension FileSystem {
   public static func temporaryName(for base: String) -> String {
     counter += 1
     let random = rexstore_random32()
-    return ".\(base)\(temporaryMarker)\(getpid())-\(counter)-\(String(random, radix: 36))"
+    // The base is cut to 100 bytes (on a character boundary) so that a 255-byte name still leaves a
+    // temporary name under the file system's 255-byte limit.
+    var short = ""
+    for character in base {
+      if short.utf8.count + character.utf8.count > 100 { break }
+      short.append(character)
+    }
+    return ".\(short)\(temporaryMarker)\(getpid())-\(counter)-\(String(random, radix: 36))"
   }
 
   public static let temporaryMarker = ".rexstore-tmp-"

@@ -63,9 +63,10 @@ public final class LocalObjectStore: ObjectStore {
     let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
     defer { close(fd) }
+    let sink = DescriptorSink(fd: fd, name: path)
     let hasher = try StreamCopy.run(
       read: { buffer throws(RexstoreError) in try source.read(into: buffer) },
-      write: { chunk throws(RexstoreError) in try FileSystem.writeAll(fd, chunk, name: path) })
+      write: { chunk throws(RexstoreError) in try sink.write(chunk) })
     guard fsync(fd) == 0 else { throw systemError("cannot sync", path: path) }
     let checksums = hasher.finalize()
     setAttribute(fd, LocalObjectStore.md5Attribute, checksums.md5)
@@ -78,6 +79,24 @@ public final class LocalObjectStore: ObjectStore {
     // Best effort: a file system without user xattrs still stores the object; its checksums then read
     // back as null and downloads are not verified.
     _ = value.withCString { rexstore_fsetxattr(fd, key, $0, strlen($0)) }
+  }
+
+  private func attribute(fd: Int32, _ key: String) -> String? {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let n = rexstore_fgetxattr(fd, key, &buffer, buffer.count)
+    guard n > 0 else { return nil }
+    return String(decoding: buffer[0..<n], as: UTF8.self)
+  }
+
+  private func describe(fd: Int32, name: String) -> ObjectInfo? {
+    var st = Glibc.stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let micros = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1_000
+    return ObjectInfo(
+      name: name, size: Int64(st.st_size), md5: attribute(fd: fd, LocalObjectStore.md5Attribute),
+      crc32c: attribute(fd: fd, LocalObjectStore.crcAttribute),
+      contentType: attribute(fd: fd, LocalObjectStore.typeAttribute), backend: backend,
+      updated: Timestamp(microseconds: micros))
   }
 
   private func attribute(_ path: String, _ key: String) -> String? {
@@ -97,7 +116,9 @@ public final class LocalObjectStore: ObjectStore {
       throw systemError("cannot read", path: source)
     }
     defer { close(fd) }
-    guard var info = try stat(name) else { return nil }
+    // Everything about the object comes from the open descriptor, not the path: a concurrent
+    // `put --force` renaming a new file into place must not mix two objects' details.
+    guard var info = describe(fd: fd, name: name) else { return nil }
     let hasher = try StreamCopy.run(
       read: { buffer throws(RexstoreError) in
         while true {
@@ -182,16 +203,26 @@ public final class LocalObjectStore: ObjectStore {
         infos.append(info)
       }
       FileSystem.syncDirectory(staging)
+      // Held from the swap until finish() or undo(), i.e. across the caller's record commit, so two
+      // stores of one profile cannot interleave swaps and commits (files of one, record of the other).
+      let lock = try FileSystem.lockDirectory(parent)
       let swapped: Bool
       if access(live, F_OK) == 0 {
-        guard FileSystem.exchange(staging, live) else { throw systemError("cannot swap into", path: live) }
+        guard FileSystem.exchange(staging, live) else {
+          close(lock)
+          throw systemError("cannot swap into", path: live)
+        }
         swapped = true
       } else {
-        guard rename(staging, live) == 0 else { throw systemError("cannot rename into", path: live) }
+        guard rename(staging, live) == 0 else {
+          close(lock)
+          throw systemError("cannot rename into", path: live)
+        }
         swapped = false
       }
       FileSystem.syncDirectory(parent)
-      return LocalGroupReplacement(objects: infos, live: live, previous: swapped ? staging : nil, parent: parent)
+      return LocalGroupReplacement(
+        objects: infos, live: live, previous: swapped ? staging : nil, parent: parent, lock: lock)
     } catch {
       FileSystem.removeTree(staging)
       throw error
@@ -218,19 +249,24 @@ final class LocalGroupReplacement: GroupReplacement {
   /// Where the replaced set now sits (nil when there was none).
   let previous: String?
   let parent: String
+  /// The descriptor holding the directory lock; closing it releases the lock.
+  let lock: Int32
 
-  init(objects: [ObjectInfo], live: String, previous: String?, parent: String) {
+  init(objects: [ObjectInfo], live: String, previous: String?, parent: String, lock: Int32) {
     self.objects = objects
     self.live = live
     self.previous = previous
     self.parent = parent
+    self.lock = lock
   }
 
   func finish() {
+    defer { close(lock) }
     if let previous { FileSystem.removeTree(previous) }
   }
 
   func undo() {
+    defer { close(lock) }
     if let previous, FileSystem.exchange(previous, live) {
       FileSystem.syncDirectory(parent)
       FileSystem.removeTree(previous)
@@ -270,6 +306,19 @@ extension FileSystem {
       if name != "." && name != ".." { names.append(name) }
     }
     return names
+  }
+
+  /// An exclusive `flock` on a directory; close the returned descriptor to release it.
+  static func lockDirectory(_ path: String) throws(RexstoreError) -> Int32 {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw systemError("cannot lock", path: path) }
+    while flock(fd, LOCK_EX) != 0 {
+      if errno != EINTR {
+        close(fd)
+        throw systemError("cannot lock", path: path)
+      }
+    }
+    return fd
   }
 
   /// Swaps two paths atomically (`renameat2(RENAME_EXCHANGE)`, Linux 3.15+).

@@ -91,6 +91,8 @@ public struct VoiceProfiles {
   }
 
   private func fetch(user: String, profile: String?) throws(RexstoreError) -> [VoiceProfile] {
+    // No database yet means no profiles: `get` answers not_found (1), `list` an empty list.
+    guard records.exists else { return [] }
     let sql =
       "SELECT profile_id, storage, metadata, samples, created_at, updated_at FROM voice_profiles WHERE user_id = ?"
       + (profile == nil ? " ORDER BY profile_id" : " AND profile_id = ?")
@@ -137,13 +139,16 @@ public struct VoiceProfiles {
     var paths: [String] = []
     for sample in record.samples {
       let path = directory + "/" + FileSystem.baseName(of: sample.name)
-      let info = try FileDownload.write(to: path) { sink throws(RexstoreError) in
-        try objects.get(sample.name, into: sink)
+      // Checked inside the download, so a sample that does not match its record never replaces a file.
+      let info = try FileDownload.write(to: path) { sink throws(RexstoreError) -> ObjectInfo? in
+        let info = try objects.get(sample.name, into: sink)
+        if let info, let md5 = sample.md5, info.md5 != md5 {
+          throw RexstoreError(
+            .ioError, "sample '\(sample.name)' does not match its record (md5 \(info.md5 ?? "?"), recorded \(md5))")
+        }
+        return info
       }
-      guard let info else { throw RexstoreError(.notFound, "sample '\(sample.name)' of the profile is missing") }
-      if let md5 = sample.md5, info.md5 != md5 {
-        throw RexstoreError(.ioError, "sample '\(sample.name)' does not match its record (md5 \(info.md5 ?? "?"), recorded \(md5))")
-      }
+      guard info != nil else { throw RexstoreError(.notFound, "sample '\(sample.name)' of the profile is missing") }
       paths.append(path)
     }
     return (record, paths)
@@ -154,10 +159,13 @@ public struct VoiceProfiles {
   public func delete(user: String, profile: String) throws(RexstoreError) -> Bool {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
-    let existed = try records.writing(create: false) { db throws(DatabaseError) -> Bool in
-      try db.cached("DELETE FROM voice_profiles WHERE user_id = ? AND profile_id = ?")
-        .bind(.text(user), .text(profile)).run()
-      return db.changes > 0
+    var existed = false
+    if records.exists {
+      existed = try records.writing(create: false) { db throws(DatabaseError) -> Bool in
+        try db.cached("DELETE FROM voice_profiles WHERE user_id = ? AND profile_id = ?")
+          .bind(.text(user), .text(profile)).run()
+        return db.changes > 0
+      }
     }
     let removed = try objects.deleteGroup(directory: ProfileBlob.directory(user: user, profile: profile))
     return existed || removed > 0

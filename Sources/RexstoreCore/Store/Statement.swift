@@ -31,7 +31,8 @@ public final class Statement {
       case .null: sqlite3_bind_null(handle, nextIndex)
       case .integer(let v): sqlite3_bind_int64(handle, nextIndex, v)
       case .real(let v): sqlite3_bind_double(handle, nextIndex, v)
-      case .text(let v): sqlite3_bind_text(handle, nextIndex, v, -1, transient)
+      // An explicit byte length: with -1 SQLite would stop at the first NUL and silently cut the value.
+      case .text(let v): sqlite3_bind_text(handle, nextIndex, v, Int32(v.utf8.count), transient)
       }
       nextIndex += 1
     }

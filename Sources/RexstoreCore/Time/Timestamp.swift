@@ -14,6 +14,10 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable {
 
   public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microseconds < b.microseconds }
 
+  /// 9999-12-31T23:59:59.999999Z: later times would need five-digit years and would no longer sort
+  /// correctly as text, which the app's `expires_at < now` relies on.
+  public static let latestStorable = Timestamp(microseconds: 253_402_300_799_999_999)
+
   public func adding(microseconds delta: Int64) -> Timestamp {
     let (sum, overflow) = microseconds.addingReportingOverflow(delta)
     return Timestamp(microseconds: overflow ? Int64.max : sum)

@@ -33,3 +33,7 @@ uint32_t rexstore_random32(void) {
 long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size) {
   return (long)fgetxattr(fd, name, value, size);
 }
+
+void rexstore_start_writeback(int fd, long long offset, long long length) {
+  (void)sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}

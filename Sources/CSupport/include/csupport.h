@@ -14,6 +14,9 @@ long rexstore_getxattr(const char *path, const char *name, void *value, size_t s
 /// Atomically swaps two paths (renameat2 with RENAME_EXCHANGE); 0 on success, -1 and errno otherwise.
 int rexstore_exchange(const char *a, const char *b);
 uint32_t rexstore_random32(void);
+/// Starts writeback of a written range without waiting for it (sync_file_range), so the fsync that
+/// ends a large write has little left to flush.
+void rexstore_start_writeback(int fd, long long offset, long long length);
 long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
 
 #endif

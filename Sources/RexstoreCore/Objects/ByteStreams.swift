@@ -42,10 +42,14 @@ public protocol ByteSink: AnyObject {
   func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError)
 }
 
-/// Writes every byte to a file descriptor, retrying short writes.
+/// Writes every byte to a file that will be fsynced, retrying short writes and starting writeback of
+/// each 8 MiB as it is written, so disk writes overlap the copy instead of all waiting for the fsync.
 public final class DescriptorSink: ByteSink {
   public let fd: Int32
   public let name: String
+  private var written: Int64 = 0
+  private var started: Int64 = 0
+  static let writebackStep: Int64 = 8 << 20
 
   public init(fd: Int32, name: String) {
     self.fd = fd
@@ -54,6 +58,11 @@ public final class DescriptorSink: ByteSink {
 
   public func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
     try FileSystem.writeAll(fd, bytes, name: name)
+    written += Int64(bytes.count)
+    if written - started >= DescriptorSink.writebackStep {
+      rexstore_start_writeback(fd, started, written - started)
+      started = written
+    }
   }
 }
 

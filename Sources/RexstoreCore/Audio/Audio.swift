@@ -61,23 +61,13 @@ public struct Audio {
     if let user {
       users = [try ObjectName.segment(user, kind: "user")]
     } else {
-      users = try objects.listUsers(under: "audio")
+      users = try objects.listSegments(under: "audio/")
     }
     var old: [ObjectInfo] = []
     for user in users {
       old += try objects.listAll(prefix: AudioBlob.prefix(user: user)).filter { ($0.updated ?? cutoff) < cutoff }
     }
     return old.sorted { ($0.updated ?? cutoff) < ($1.updated ?? cutoff) }
-  }
-}
-
-extension ObjectStore {
-  /// User directories under a top-level prefix (`audio`).
-  func listUsers(under top: String) throws(RexstoreError) -> [String] {
-    guard let local = self as? LocalObjectStore else {
-      throw RexstoreError(.unavailable, "listing every user is not supported by the \(backend) backend yet")
-    }
-    return try FileSystem.entries(of: local.path(top)).filter { !$0.hasPrefix(".") }.sorted()
   }
 }
 

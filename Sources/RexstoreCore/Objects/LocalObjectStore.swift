@@ -172,6 +172,13 @@ public final class LocalObjectStore: ObjectStore {
     return ObjectPage(items: items, nextPageToken: more ? last : nil)
   }
 
+  public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
+    let directory = path(prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix)
+    return try FileSystem.entries(of: directory)
+      .filter { !$0.hasPrefix(".") && FileSystem.isDirectory(directory + "/" + $0) }
+      .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+  }
+
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
     let file = path(name)
     guard unlink(file) == 0 else {

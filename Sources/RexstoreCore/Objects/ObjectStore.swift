@@ -64,6 +64,10 @@ public protocol ObjectStore: AnyObject {
   /// Objects whose names start with `prefix`, in name order, `pageSize` at a time.
   func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage
 
+  /// The next path segments under `prefix` that hold objects (`audio/` gives the user names), as a
+  /// bucket listing with a `/` delimiter returns its prefixes.
+  func listSegments(under prefix: String) throws(RexstoreError) -> [String]
+
   /// Deletes an object; false if there was none.
   func delete(_ name: String) throws(RexstoreError) -> Bool
 

@@ -10,7 +10,11 @@ BIN = .build/release/rexstore
 # zsh and fish to check the generated man page and completions.
 APT_PACKAGES = libsqlite3-dev sqlite3 python3 mandoc zsh fish util-linux
 
-.PHONY: run build deps test bench docs clean
+VENV = .venv
+# The reference client for the signed-URL differential tests (PyPI), in a project-local venv.
+PY_PACKAGES = google-cloud-storage
+
+.PHONY: run build deps venv test bench docs clean
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -30,8 +34,15 @@ deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+venv: $(VENV)/.installed
+
+$(VENV)/.installed:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q $(PY_PACKAGES)
+	touch $@
+
 ## The whole suite: unit, CLI and end-to-end tests (the latter run the debug binary).
-test: deps
+test: deps venv
 	$(SWIFT) build
 	$(SWIFT) test
 
@@ -43,4 +54,4 @@ docs:
 	SCRATCH=.build bash scripts/gen-docs.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build $(VENV)

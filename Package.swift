@@ -19,7 +19,10 @@ let package = Package(
     .target(name: "CSupport"),
     .target(
       name: "RexstoreCore",
-      dependencies: ["CSQLite", "CSupport", .product(name: "Crypto", package: "swift-crypto")]),
+      dependencies: [
+        "CSQLite", "CSupport", .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "CryptoExtras", package: "swift-crypto"),
+      ]),
     // argv, environment, stdout/stderr, exit codes and the command table.
     .target(name: "RexstoreCLI", dependencies: ["RexstoreCore"]),
     .executableTarget(name: "rexstore", dependencies: ["RexstoreCLI"]),

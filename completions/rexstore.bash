@@ -2,7 +2,7 @@
 _rexstore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local group="" verb="" i w skip=0
-  local globals="--root --db --objects --config --busy-timeout --pretty --ndjson --quiet --help --version"
+  local globals="--root --db --objects --config --busy-timeout --backend --bucket --credentials --pretty --ndjson --quiet --help --version"
   if [[ $cur == = ]]; then cur=""
   elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}
   fi
@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --busy-timeout|--confidence|--config|--content-type|--db|--expires|--expires-at|--importance|--limit|--max-delete|--meta|--meta-json|--min-importance|--name|--objects|--older-than|--output|--root|--session|--type|--user) skip=1; continue ;;
+      --at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--expires|--expires-at|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -25,13 +25,16 @@ _rexstore() {
     --objects) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --config) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --busy-timeout) COMPREPLY=(); return ;;
+    --backend) COMPREPLY=($(compgen -W "auto gcs local" -- "$cur")); return ;;
+    --bucket) COMPREPLY=(); return ;;
+    --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "audio profile pattern context insight db health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight db sign health completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
-    audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm prune" -- "$cur")); return; fi ;;
+    audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm sign prune" -- "$cur")); return; fi ;;
     profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete" -- "$cur")); return; fi ;;
     pattern) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "set get list rm clear import export" -- "$cur")); return; fi ;;
     context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
@@ -60,6 +63,20 @@ _rexstore() {
       ;;
     "audio rm")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi
+      ;;
+    "audio sign")
+      case "$prev" in
+        --method) COMPREPLY=($(compgen -W "GET PUT POST DELETE HEAD" -- "$cur")); return ;;
+        --expires) COMPREPLY=(); return ;;
+        --content-type) COMPREPLY=(); return ;;
+        --header) COMPREPLY=(); return ;;
+        --query) COMPREPLY=(); return ;;
+        --style) COMPREPLY=($(compgen -W "path virtual bucket-bound" -- "$cur")); return ;;
+        --host) COMPREPLY=(); return ;;
+        --scheme) COMPREPLY=($(compgen -W "https http" -- "$cur")); return ;;
+        --at) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at $globals" -- "$cur")); return; fi
       ;;
     "audio prune")
       case "$prev" in
@@ -181,6 +198,20 @@ _rexstore() {
     "db vacuum")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
       ;;
+    "sign")
+      case "$prev" in
+        --method) COMPREPLY=($(compgen -W "GET PUT POST DELETE HEAD" -- "$cur")); return ;;
+        --expires) COMPREPLY=(); return ;;
+        --content-type) COMPREPLY=(); return ;;
+        --header) COMPREPLY=(); return ;;
+        --query) COMPREPLY=(); return ;;
+        --style) COMPREPLY=($(compgen -W "path virtual bucket-bound" -- "$cur")); return ;;
+        --host) COMPREPLY=(); return ;;
+        --scheme) COMPREPLY=($(compgen -W "https http" -- "$cur")); return ;;
+        --at) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at $globals" -- "$cur")); return; fi
+      ;;
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
       ;;
@@ -193,7 +224,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "audio profile pattern context insight db health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight db sign health completion man help" -- "$cur"))
       ;;
   esac
 }

@@ -17,14 +17,29 @@ public struct Config: Sendable {
   public var busyTimeout: Setting
   public var configFile: Setting?
   public var busyTimeoutMilliseconds: Int32
+  /// `auto`, `gcs` or `local`.
+  public var backend: Setting
+  public var bucket: Setting?
+  public var credentials: Setting?
+  /// `ENABLE_GCS_STORAGE` as the app reads it: `true` in any case turns GCS on for `auto`.
+  public var gcsEnabled: Setting
+  public var emulatorHost: Setting?
+
+  /// The backend `auto` resolves to: GCS when enabled and a bucket is configured, else local.
+  public var effectiveBackend: String {
+    if backend.value != "auto" { return backend.value }
+    return gcsEnabled.value == "true" && bucket != nil ? "gcs" : "local"
+  }
 
   /// Keys a config file may hold; anything else is an ops typo and fails loudly.
-  static let fileKeys: Set<String> = ["root", "db", "objects", "busy_timeout"]
+  static let fileKeys: Set<String> = ["root", "db", "objects", "busy_timeout", "backend", "bucket", "credentials"]
 
   public var json: JSONValue {
     .record([
       "root": root.json, "db": database.json, "objects": objects.json, "busy_timeout": busyTimeout.json,
-      "config_file": configFile?.json ?? .null,
+      "config_file": configFile?.json ?? .null, "backend": backend.json, "effective_backend": .string(effectiveBackend),
+      "bucket": bucket?.json ?? .null, "credentials": credentials?.json ?? .null, "gcs_enabled": gcsEnabled.json,
+      "emulator_host": emulatorHost?.json ?? .null,
     ])
   }
 
@@ -82,9 +97,22 @@ public struct Config: Sendable {
         hint: error.hint)
     }
     let millis = Int32(clamping: micros / 1_000)
+    let backend = pick("backend", "REXSTORE_BACKEND", "backend") ?? Setting(value: "auto", source: "default")
+    guard ["auto", "gcs", "local"].contains(backend.value) else {
+      throw RexstoreError(
+        backend.source.hasPrefix("flag") ? .usage : .config,
+        "backend (\(backend.source)) must be auto, gcs or local, got '\(backend.value)'")
+    }
+    var credentials = pick("credentials", "GOOGLE_APPLICATION_CREDENTIALS", "credentials")
+    if let path = credentials?.value { credentials?.value = absolute(path) }
+    let enabled = nonEmpty(environment["ENABLE_GCS_STORAGE"])
     return Config(
       root: root, database: database, objects: objects, busyTimeout: busy, configFile: configFile,
-      busyTimeoutMilliseconds: millis)
+      busyTimeoutMilliseconds: millis, backend: backend, bucket: pick("bucket", "GCS_BUCKET_NAME", "bucket"),
+      credentials: credentials,
+      gcsEnabled: enabled.map { Setting(value: $0.lowercased() == "true" ? "true" : "false", source: "env:ENABLE_GCS_STORAGE") }
+        ?? Setting(value: "false", source: "default"),
+      emulatorHost: nonEmpty(environment["STORAGE_EMULATOR_HOST"]).map { Setting(value: $0, source: "env:STORAGE_EMULATOR_HOST") })
   }
 
   /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.

@@ -100,7 +100,7 @@ import Testing
     #expect(r.status == 0)
     #expect(
       r.stdout
-        == #"{"checks":[{"message":"schema version 1","name":"database","status":"ok"},{"message":"'\#(h.root)/objects' does not exist yet; the first write creates it","name":"local_root","status":"ok"},{"message":"no temporary files left behind","name":"local_temporaries","status":"ok"}],"config":{"busy_timeout":{"source":"flag:--busy-timeout","value":"2s"},"config_file":null,"db":{"source":"default","value":"\#(h.databasePath)"},"objects":{"source":"env:REXSTORE_OBJECTS","value":"\#(h.root)/objects"},"root":{"source":"env:REXSTORE_ROOT","value":"\#(h.root)/data"}},"status":"ok"}"#
+        == #"{"checks":[{"message":"schema version 1","name":"database","status":"ok"},{"message":"'\#(h.root)/objects' does not exist yet; the first write creates it","name":"local_root","status":"ok"},{"message":"no temporary files left behind","name":"local_temporaries","status":"ok"}],"config":{"backend":{"source":"default","value":"auto"},"bucket":null,"busy_timeout":{"source":"flag:--busy-timeout","value":"2s"},"config_file":null,"credentials":null,"db":{"source":"default","value":"\#(h.databasePath)"},"effective_backend":"local","emulator_host":null,"gcs_enabled":{"source":"default","value":"false"},"objects":{"source":"env:REXSTORE_OBJECTS","value":"\#(h.root)/objects"},"root":{"source":"env:REXSTORE_ROOT","value":"\#(h.root)/data"}},"status":"ok"}"#
         + "\n")
   }
 

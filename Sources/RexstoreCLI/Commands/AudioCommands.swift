@@ -5,7 +5,7 @@ enum AudioCommands {
   static let user = ArgumentSpec("USER", help: "user name (one path segment)")
   static let blob = ArgumentSpec("BLOB", help: "full object name, audio/USER/FILE")
 
-  static let all: [CommandSpec] = [put, get, ls, rm, prune]
+  static let all: [CommandSpec] = [put, get, ls, rm, SignCommands.audio, prune]
 
   static let put = CommandSpec(
     "audio", "put", summary: "Store a recording, never overwriting without --force",

@@ -79,6 +79,26 @@ enum ManPage {
       .It Ev REXSTORE_BUSY_TIMEOUT
       busy timeout, as
       .Fl \\-busy-timeout .
+      .It Ev REXSTORE_BACKEND
+      object backend
+      .Pq auto , gcs , local ,
+      as
+      .Fl \\-backend .
+      .It Ev ENABLE_GCS_STORAGE
+      .Li true
+      .Pq any case
+      turns GCS on for the
+      .Li auto
+      backend, as in the app.
+      .It Ev GCS_BUCKET_NAME
+      the bucket, as
+      .Fl \\-bucket .
+      .It Ev GOOGLE_APPLICATION_CREDENTIALS
+      service-account key file, as
+      .Fl \\-credentials ;
+      signing needs one.
+      .It Ev STORAGE_EMULATOR_HOST
+      GCS emulator address; signed URLs use it as their host.
       .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev HOME
       locate the default data root and config file.
       .El
@@ -89,7 +109,8 @@ enum ManPage {
       .It Pa $XDG_DATA_HOME/rexstore/rexstore.sqlite3
       the default database, created with mode 0600 in a 0700 directory.
       .It Pa $XDG_CONFIG_HOME/rexstore/config.json
-      optional config file: a JSON object with the keys root, db, objects and busy_timeout.
+      optional config file: a JSON object with the keys root, db, objects, busy_timeout, backend, bucket
+      and credentials.
       .El
       .Sh EXIT STATUS
       .Bl -tag -width Ds -compact

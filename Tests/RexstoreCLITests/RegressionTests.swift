@@ -34,3 +34,29 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: h.databasePath))
   }
 }
+
+/// A store killed after swapping its samples in but before committing its record left the new samples
+/// live under the old record; the next read of the profile puts the recorded samples back.
+@Suite struct ProfileRepairTests {
+  @Test func anInterruptedSwapIsRolledBackOnTheNextRead() throws {
+    let h = Harness()
+    try Data("version one".utf8).write(to: URL(fileURLWithPath: h.root + "/v1.wav"))
+    try Data("version two!".utf8).write(to: URL(fileURLWithPath: h.root + "/v2.wav"))
+    #expect(h.run("profile", "store", "u1", "p1", "v1.wav").status == 0)
+    #expect(h.run("profile", "store", "u1", "scratch", "v2.wav").status == 0)
+    // Recreate the crash state by hand: the recorded set under a dead writer's temporary name, an
+    // unrecorded set live.
+    let dir = h.root + "/data/objects/voice_profiles/u1"
+    let fm = FileManager.default
+    try fm.moveItem(atPath: dir + "/p1", toPath: dir + "/.p1.rexstore-tmp-999999-1-x")
+    try fm.moveItem(atPath: dir + "/scratch", toPath: dir + "/p1")
+    #expect(h.run("health").status == 1)
+    try fm.createDirectory(atPath: h.root + "/out", withIntermediateDirectories: true)
+    let got = h.run("profile", "get", "u1", "p1", "-o", "out")
+    #expect(got.status == 0, "\(got.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: h.root + "/out/sample_0.wav")) == Data("version one".utf8))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/p1/sample_0.wav")) == Data("version one".utf8))
+    #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["p1"])
+    #expect(h.run("health").status == 0)
+  }
+}

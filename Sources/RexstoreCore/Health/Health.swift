@@ -72,7 +72,7 @@ public enum Health {
 
 extension Health {
   /// Temporary files and directories a killed process left in the object root (dot-names carrying
-  /// the `.rexstore-tmp-` marker); a warning listing them, since they are safe to delete.
+  /// the `.rexstore-tmp-` marker); a warning listing them.
   public static func leftovers(_ root: String) -> HealthCheck {
     var found: [String] = []
     func walk(_ directory: String, depth: Int) {
@@ -80,20 +80,11 @@ extension Health {
       for name in (try? FileSystem.entries(of: directory)) ?? [] {
         let path = directory + "/" + name
         if name.hasPrefix("."), name.contains(FileSystem.temporaryMarker) {
-          if !writerIsAlive(name) { found.append(path) }
+          if !FileSystem.temporaryWriterIsAlive(name) { found.append(path) }
         } else if FileSystem.isDirectory(path) {
           walk(path, depth: depth + 1)
         }
       }
-    }
-    // The writer's pid follows the marker; a live writer's temporary file is work in progress.
-    func writerIsAlive(_ name: String) -> Bool {
-      var rest = Substring(name)
-      while !rest.isEmpty, !rest.hasPrefix(FileSystem.temporaryMarker) { rest = rest.dropFirst() }
-      guard !rest.isEmpty else { return false }
-      let digits = rest.dropFirst(FileSystem.temporaryMarker.count).prefix { $0 != "-" }
-      guard let pid = Int32(digits), pid > 0 else { return false }
-      return kill(pid, 0) == 0 || errno == EPERM
     }
     walk(root, depth: 0)
     guard !found.isEmpty else {
@@ -102,6 +93,8 @@ extension Health {
     let shown = found.sorted().prefix(10).joined(separator: ", ")
     return HealthCheck(
       name: "local_temporaries", level: .warning,
-      message: "\(found.count) temporary file(s) left by an interrupted write (safe to delete): \(shown)")
+      message:
+        "\(found.count) temporary file(s) left by an interrupted write: \(shown). Files are safe to delete; "
+        + "a directory under voice_profiles may hold a profile's recorded samples, which 'rexstore profile get' restores")
   }
 }

@@ -88,14 +88,29 @@ extension FileSystem {
   public static func temporaryName(for base: String) -> String {
     counter += 1
     let random = rexstore_random32()
-    // The base is cut to 100 bytes (on a character boundary) so that a 255-byte name still leaves a
-    // temporary name under the file system's 255-byte limit.
+    return temporaryPrefix(for: base) + "\(getpid())-\(counter)-\(String(random, radix: 36))"
+  }
+
+  /// `.{base}.rexstore-tmp-`, the base cut to 100 bytes (on a character boundary) so that a 255-byte
+  /// name still leaves a temporary name under the file system's 255-byte limit.
+  public static func temporaryPrefix(for base: String) -> String {
     var short = ""
     for character in base {
       if short.utf8.count + character.utf8.count > 100 { break }
       short.append(character)
     }
-    return ".\(short)\(temporaryMarker)\(getpid())-\(counter)-\(String(random, radix: 36))"
+    return ".\(short)\(temporaryMarker)"
+  }
+
+  /// Whether the process that named a temporary file is still running (its pid follows the marker):
+  /// a live writer's temporary file is work in progress, not a leftover.
+  public static func temporaryWriterIsAlive(_ name: String) -> Bool {
+    var rest = Substring(name)
+    while !rest.isEmpty, !rest.hasPrefix(temporaryMarker) { rest = rest.dropFirst() }
+    guard !rest.isEmpty else { return false }
+    let digits = rest.dropFirst(temporaryMarker.count).prefix { $0 != "-" }
+    guard let pid = Int32(digits), pid > 0 else { return false }
+    return kill(pid, 0) == 0 || errno == EPERM
   }
 
   public static let temporaryMarker = ".rexstore-tmp-"

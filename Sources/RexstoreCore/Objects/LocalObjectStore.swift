@@ -236,6 +236,43 @@ public final class LocalObjectStore: ObjectStore {
     }
   }
 
+  public func repairGroup(directory: String, toMatch expected: [ObjectInfo]) throws(RexstoreError) -> Bool {
+    let live = path(directory)
+    if holds(live, expected) { return false }
+    let parent = FileSystem.parent(of: live)
+    guard FileSystem.isDirectory(parent) else { return false }
+    let lock = try FileSystem.lockDirectory(parent)
+    defer { close(lock) }
+    if holds(live, expected) { return false }
+    let prefix = FileSystem.temporaryPrefix(for: FileSystem.baseName(of: live))
+    for name in try FileSystem.entries(of: parent) where name.hasPrefix(prefix) {
+      let candidate = parent + "/" + name
+      guard !FileSystem.temporaryWriterIsAlive(name), holds(candidate, expected) else { continue }
+      if access(live, F_OK) == 0 {
+        guard FileSystem.exchange(candidate, live) else { throw systemError("cannot swap into", path: live) }
+        FileSystem.syncDirectory(parent)
+        FileSystem.removeTree(candidate)
+      } else {
+        guard rename(candidate, live) == 0 else { throw systemError("cannot rename into", path: live) }
+        FileSystem.syncDirectory(parent)
+      }
+      return true
+    }
+    return false
+  }
+
+  /// Whether `directory` holds exactly the objects `expected` names, with their sizes and MD5s.
+  private func holds(_ directory: String, _ expected: [ObjectInfo]) -> Bool {
+    guard let names = try? FileSystem.entries(of: directory).filter({ !$0.hasPrefix(".") }) else { return false }
+    guard names.count == expected.count, FileSystem.isDirectory(directory) || expected.isEmpty else { return false }
+    for object in expected {
+      let file = directory + "/" + FileSystem.baseName(of: object.name)
+      guard let found = try? FileSystem.regularFile(file), found.size == object.size else { return false }
+      if let md5 = object.md5, let stored = attribute(file, LocalObjectStore.md5Attribute), stored != md5 { return false }
+    }
+    return true
+  }
+
   public func deleteGroup(directory: String) throws(RexstoreError) -> Int {
     let live = path(directory)
     guard FileSystem.isDirectory(live) else { return 0 }

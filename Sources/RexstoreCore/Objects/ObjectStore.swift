@@ -75,6 +75,11 @@ public protocol ObjectStore: AnyObject {
   /// the new one lacks (a profile re-stored with fewer samples) disappear with it.
   func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement
 
+  /// Puts back the set under `directory` that `expected` describes, if a replacement was interrupted
+  /// after swapping a new set in but before its record was committed (the record still describes the
+  /// old set). Returns whether it repaired anything. Like SQLite rolling back a hot journal on open.
+  func repairGroup(directory: String, toMatch expected: [ObjectInfo]) throws(RexstoreError) -> Bool
+
   /// Deletes everything under `directory`; returns how many objects.
   func deleteGroup(directory: String) throws(RexstoreError) -> Int
 }

@@ -46,9 +46,7 @@ public struct Config: Sendable {
   public static func resolve(
     options: [String: [String]], environment: [String: String], workingDirectory: String
   ) throws(RexstoreError) -> Config {
-    func absolute(_ path: String) -> String {
-      path.hasPrefix("/") ? path : (workingDirectory == "/" ? "" : workingDirectory) + "/" + path
-    }
+    func absolute(_ path: String) -> String { FileSystem.absolute(path, in: workingDirectory) }
     func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
 
     // The config file itself: named by flag or variable (must exist), or the XDG default (if present).

@@ -44,7 +44,7 @@ public final class Runtime {
 
   /// Resolves a path argument against the working directory.
   public func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : workingDirectory + "/" + path
+    FileSystem.absolute(path, in: workingDirectory)
   }
 
   var pretty: Bool { globalOptions["pretty"] != nil }

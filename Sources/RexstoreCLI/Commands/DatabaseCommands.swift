@@ -31,9 +31,7 @@ enum DatabaseCommands {
     options: [OptionSpec("force", help: "replace DEST if it exists")],
     examples: ["rexstore db backup /var/backups/rexstore-$(date +%F).sqlite3"]
   ) { inv, rt throws(RexstoreError) in
-    var dest = inv.argument(0)
-    if !dest.hasPrefix("/") { dest = rt.workingDirectory + "/" + dest }
-    return .json(try rt.store().backup(to: dest, overwrite: inv.flag("force")))
+    .json(try rt.store().backup(to: rt.absolute(inv.argument(0)), overwrite: inv.flag("force")))
   }
 
   static let vacuum = CommandSpec(

@@ -12,3 +12,10 @@ func systemError(_ operation: String, path: String, errno err: Int32 = errno) ->
     return RexstoreError(.ioError, "\(operation) '\(path)': \(reason)")
   }
 }
+
+extension RexstoreError {
+  /// Failing to create an output file is exit 73 unless it was a permission problem.
+  var asCannotCreate: RexstoreError {
+    code == .permissionDenied ? self : RexstoreError(.cannotCreate, message, hint: hint)
+  }
+}

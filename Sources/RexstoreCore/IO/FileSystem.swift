@@ -8,6 +8,12 @@ public enum FileSystem {
     return String(path[..<slash])
   }
 
+  /// `path` made absolute against `directory` (a relative path given on the command line or in the
+  /// environment is relative to the working directory).
+  public static func absolute(_ path: String, in directory: String) -> String {
+    path.hasPrefix("/") ? path : (directory == "/" ? "" : directory) + "/" + path
+  }
+
   public static func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

@@ -163,10 +163,3 @@ extension Store {
     ])
   }
 }
-
-extension RexstoreError {
-  /// Failing to create an output file is exit 73 unless it was a permission problem.
-  var asCannotCreate: RexstoreError {
-    code == .permissionDenied ? self : RexstoreError(.cannotCreate, message, hint: hint)
-  }
-}

@@ -27,3 +27,13 @@ import Testing
     #expect(try Processes.rexstore(["pattern", "get", "1", "t", "slow"], in: scratch).status == 0)
   }
 }
+
+/// With stdin closed, the import's spool file became descriptor 0 and "imported" nothing, exit 0.
+@Suite struct ClosedStdinTests {
+  @Test func importFromAClosedStdinFails() throws {
+    let scratch = Processes.Scratch()
+    let r = try Processes.run("/bin/bash", ["-c", "\"\(Processes.binary)\" pattern import - <&-"], environment: scratch.environment)
+    #expect(r.status == 66, "\(r.stdout) \(r.stderr)")
+    #expect(r.stdout.isEmpty)
+  }
+}

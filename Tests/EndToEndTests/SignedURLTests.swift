@@ -68,6 +68,10 @@ import Testing
           headers: headerSets[(i / 3) % headerSets.count], query: querySets[(i / 5) % querySets.count],
           contentType: i % 4 == 1 ? "audio/mpeg" : nil, style: style.0, host: style.1, scheme: style.2))
     }
+    // Found in review: a caller's header that clashes with one rexstore adds, and a host with a scheme.
+    out.append(Case(object: "r.wav", method: "POST", headers: [("x-goog-resumable", "start")]))
+    out.append(Case(object: "h.wav", headers: [("Host", "example.com")]))
+    out.append(Case(object: "c.wav", method: "PUT", contentType: "audio/wav", style: "bucket-bound", host: "https://cdn.example.com"))
     return out
   }
 
@@ -107,7 +111,7 @@ import Testing
     env["GOOGLE_APPLICATION_CREDENTIALS"] = keyPath
     let r = try Processes.run(
       Processes.binary,
-      ["sign", "gs://b/o.wav", "--method", "POST", "--content-type", "audio/wav", "--header", "x-goog-meta-a:  1  2 ", "--at", "2026-11-28T00:00:00Z", "--expires", "15m"],
+      ["sign", "gs://bkt/o.wav", "--method", "POST", "--content-type", "audio/wav", "--header", "x-goog-meta-a:  1  2 ", "--at", "2026-11-28T00:00:00Z", "--expires", "15m"],
       environment: env)
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -126,17 +130,29 @@ import Testing
       try Processes.run(Processes.binary, argv, environment: env)
     }
     // Expiry is checked before the key is read: no credentials needed to get 64.
-    #expect(try run(["sign", "gs://b/o", "--expires", "8d"], scratch.environment).status == 64)
-    #expect(try run(["sign", "gs://b/o", "--method", "PATCH"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--expires", "8d"], scratch.environment).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--method", "PATCH"], env).status == 64)
     #expect(try run(["sign", "s3://b/o"], env).status == 64)
-    #expect(try run(["sign", "gs://b/"], env).status == 64)
-    #expect(try run(["sign", "gs://b/o", "--style", "bucket-bound"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--style", "bucket-bound"], env).status == 64)
     // No key, or credentials that cannot sign: the service is unavailable (69).
-    #expect(try run(["sign", "gs://b/o"], scratch.environment).status == 69)
+    #expect(try run(["sign", "gs://bkt/o"], scratch.environment).status == 69)
     let user = scratch.path + "/user.json"
     try #"{"type": "authorized_user", "client_id": "x", "client_secret": "y", "refresh_token": "z"}"#.write(
       toFile: user, atomically: true, encoding: .utf8)
-    #expect(try run(["sign", "gs://b/o", "--credentials", user], scratch.environment).status == 69)
+    #expect(try run(["sign", "gs://bkt/o", "--credentials", user], scratch.environment).status == 69)
+    // Malformed input found in review: all usage errors, before any signing.
+    #expect(try run(["sign", "gs://B C/o"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--header", "bad name:v"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--header", "x-goog-meta-a:é"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--at", "2026-11-28 12:00:00"], env).status == 64)
+    #expect(try run(["sign", "gs://bkt/o", "--host", "evil.com/x?"], env).status == 64)
+    // The emulator stands in for the host, over plain http unless it says otherwise.
+    var emulator = env
+    emulator["STORAGE_EMULATOR_HOST"] = "localhost:9023/"
+    #expect(try run(["sign", "gs://bkt/o.wav"], emulator).stdout.contains(#""url":"http://localhost:9023/bkt/o.wav?"#))
+    // --backend gcs without a bucket is a configuration error.
+    #expect(try run(["audio", "sign", "audio/u1/a.wav", "--backend", "gcs"], env).status == 78)
     // audio sign needs the GCS backend.
     let local = try run(["audio", "sign", "audio/u1/a.wav"], env)
     #expect(local.status == 69)

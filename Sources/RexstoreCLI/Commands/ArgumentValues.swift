@@ -57,7 +57,9 @@ extension Invocation {
 
   func timestamp(_ long: String) throws(RexstoreError) -> Timestamp? {
     guard let text = value(long) else { return nil }
-    guard let ts = Timestamp.parse(text) else {
+    // On the command line a time must say which zone it is in: no bare `2026-11-28 12:00:00`.
+    let hasOffset = text.count > 19 && (text.hasSuffix("Z") || text.hasSuffix("z") || text.dropFirst(19).contains("+") || text.dropFirst(19).contains("-"))
+    guard hasOffset, let ts = Timestamp.parse(text) else {
       throw RexstoreError.usage("--\(long) must be an RFC 3339 time, got '\(text)'", hint: "e.g. 2026-11-28T12:00:00Z")
     }
     return ts

@@ -48,10 +48,13 @@ enum SignCommands {
   ) { inv, rt throws(RexstoreError) in
     let blob = try AudioBlob(parsing: inv.argument(0))
     let config = try rt.config()
-    guard config.effectiveBackend == "gcs", let bucket = config.bucket?.value else {
+    guard config.effectiveBackend == "gcs" else {
       throw RexstoreError(
         .unavailable, "signed URLs need the GCS backend, and the configured backend is local",
         hint: "set ENABLE_GCS_STORAGE=true and GCS_BUCKET_NAME, or pass --backend gcs --bucket NAME")
+    }
+    guard let bucket = config.bucket?.value else {
+      throw RexstoreError(.config, "the GCS backend needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
     }
     return .json(try sign(bucket: bucket, object: blob.name, inv, rt))
   }
@@ -78,22 +81,27 @@ enum SignCommands {
       query.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
     }
     let config = try rt.config()
-    var host = inv.value("host")
-    var scheme = inv.value("scheme") ?? "https"
-    guard scheme == "https" || scheme == "http" else { throw RexstoreError.usage("--scheme must be https or http") }
-    // The emulator's address stands in for the default host (its scheme, if it has one, wins).
-    if host == nil, style == .path, let emulator = config.emulatorHost?.value {
-      if let range = emulator.firstRange(of: "://") {
-        scheme = String(emulator[..<range.lowerBound])
-        host = String(emulator[range.upperBound...])
-      } else {
-        host = emulator
-      }
+    var host: String?
+    var scheme = inv.value("scheme")
+    if let given = inv.value("host") {
+      // `https://cdn.example.com` is taken apart as google-cloud-storage does; an explicit --scheme wins.
+      let (prefix, bare) = splitScheme(given)
+      host = bare
+      scheme = scheme ?? prefix
+    } else if style == .path, let emulator = config.emulatorHost?.value {
+      // The emulator's address stands in for the default host; emulators speak plain http.
+      let (prefix, bare) = splitScheme(emulator)
+      host = bare.hasSuffix("/") ? String(bare.dropLast()) : bare
+      scheme = scheme ?? prefix ?? "http"
+    }
+    let finalScheme = scheme ?? "https"
+    guard finalScheme == "https" || finalScheme == "http" else {
+      throw RexstoreError.usage("the scheme must be https or http, got '\(finalScheme)'")
     }
     let request = SignedURLRequest(
       bucket: bucket, object: object, method: (inv.value("method") ?? "GET").uppercased(), expiresSeconds: micros / 1_000_000,
       at: try inv.timestamp("at") ?? .now(), headers: headers, query: query, contentType: inv.value("content-type"),
-      style: style, host: host, scheme: scheme)
+      style: style, host: host, scheme: finalScheme)
     // Checked before the key is read: a bad request never depends on the credentials.
     try request.validate()
     guard let path = config.credentials?.value else {
@@ -102,5 +110,11 @@ enum SignCommands {
         hint: "set --credentials FILE or GOOGLE_APPLICATION_CREDENTIALS")
     }
     return try request.sign(with: try ServiceAccountKey.load(path: path)).json
+  }
+
+  /// `https://host:port` → ("https", "host:port"); a bare host has no scheme.
+  static func splitScheme(_ text: String) -> (String?, String) {
+    guard let range = text.firstRange(of: "://") else { return (nil, text) }
+    return (String(text[..<range.lowerBound]), String(text[range.upperBound...]))
   }
 }

@@ -26,6 +26,8 @@ public struct LineReader {
   /// Copies standard input into an unlinked temporary file in `directory` and reads from that, so a
   /// slow pipe is drained before the import takes the database's write lock, not while holding it.
   public static func spoolingStandardInput(in directory: String) throws(RexstoreError) -> LineReader {
+    // With stdin closed, the spool file itself would become descriptor 0 and read back as empty input.
+    guard fcntl(0, F_GETFD) != -1 else { throw RexstoreError(.noInput, "standard input is closed") }
     try FileSystem.makeDirectories(directory)
     let path = directory + "/" + FileSystem.temporaryName(for: "import")
     let fd = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)

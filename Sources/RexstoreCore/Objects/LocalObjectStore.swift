@@ -236,14 +236,19 @@ public final class LocalObjectStore: ObjectStore {
     }
   }
 
-  public func repairGroup(directory: String, toMatch expected: [ObjectInfo]) throws(RexstoreError) -> Bool {
+  public func repairGroup(
+    directory: String, toMatch expectedNow: () throws(RexstoreError) -> [ObjectInfo]?
+  ) throws(RexstoreError) -> Bool {
     let live = path(directory)
-    if holds(live, expected) { return false }
+    guard let first = try expectedNow() else { return false }
+    if holds(live, first) { return false }
     let parent = FileSystem.parent(of: live)
     guard FileSystem.isDirectory(parent) else { return false }
+    // Stores hold this lock from their swap to their commit, so under it the record and the live
+    // set are both settled: re-read the record, and repair only if they still disagree.
     let lock = try FileSystem.lockDirectory(parent)
     defer { close(lock) }
-    if holds(live, expected) { return false }
+    guard let expected = try expectedNow(), !holds(live, expected) else { return false }
     let prefix = FileSystem.temporaryPrefix(for: FileSystem.baseName(of: live))
     for name in try FileSystem.entries(of: parent) where name.hasPrefix(prefix) {
       let candidate = parent + "/" + name

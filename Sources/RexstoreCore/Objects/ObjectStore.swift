@@ -78,7 +78,12 @@ public protocol ObjectStore: AnyObject {
   /// Puts back the set under `directory` that `expected` describes, if a replacement was interrupted
   /// after swapping a new set in but before its record was committed (the record still describes the
   /// old set). Returns whether it repaired anything. Like SQLite rolling back a hot journal on open.
-  func repairGroup(directory: String, toMatch expected: [ObjectInfo]) throws(RexstoreError) -> Bool
+  ///
+  /// `expected` is called again once the group is locked against concurrent stores: the record read
+  /// before the lock may already be stale (nil: there is no record, nothing to repair).
+  func repairGroup(
+    directory: String, toMatch expected: () throws(RexstoreError) -> [ObjectInfo]?
+  ) throws(RexstoreError) -> Bool
 
   /// Deletes everything under `directory`; returns how many objects.
   func deleteGroup(directory: String) throws(RexstoreError) -> Int

@@ -83,11 +83,13 @@ public struct VoiceProfiles {
   public func get(user: String, profile: String) throws(RexstoreError) -> VoiceProfile? {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
-    guard let record = try fetch(user: user, profile: profile).first else { return nil }
+    guard try fetch(user: user, profile: profile).first != nil else { return nil }
     // A store killed between its swap and its commit left the record's samples under a temporary
-    // name: put them back before anyone reads the profile.
-    _ = try objects.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile), toMatch: record.samples)
-    return record
+    // name: put them back before anyone reads the profile (against the record as it is under the lock).
+    _ = try objects.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile)) {
+      () throws(RexstoreError) -> [ObjectInfo]? in try fetch(user: user, profile: profile).first?.samples
+    }
+    return try fetch(user: user, profile: profile).first
   }
 
   public func list(user: String) throws(RexstoreError) -> [VoiceProfile] {

@@ -61,8 +61,20 @@ public struct SignedURLRequest: Sendable {
     }
   }
 
-  /// The checks that need no key: method, expiry (at most 7 days), style.
+  /// The checks that need no key: method, expiry (at most 7 days), style, bucket, host, headers.
   public func validate() throws(RexstoreError) {
+    try SignedURLRequest.checkBucket(bucket)
+    if let host {
+      guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"/?#@".unicodeScalars.contains($0) })
+      else { throw RexstoreError.usage("invalid --host '\(host)': a host name and optional port only") }
+    }
+    for (name, value) in headers {
+      guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"()<>@,;:\\\"/[]?={}".unicodeScalars.contains($0) })
+      else { throw RexstoreError.usage("invalid header name '\(name)'") }
+      guard value.unicodeScalars.allSatisfy({ $0.isASCII }) else {
+        throw RexstoreError.usage("header '\(name)' has a non-ASCII value; HTTP headers are ASCII")
+      }
+    }
     guard SignedURLRequest.methods.contains(method) else {
       throw RexstoreError.usage("--method must be one of \(SignedURLRequest.methods.joined(separator: ", "))")
     }
@@ -81,10 +93,18 @@ public struct SignedURLRequest: Sendable {
     // the endpoint's netloc). Google's conformance vectors 21-25 sign it without the port instead.
     let signedHost = fullHost
 
-    var canonical: [(String, String)] = [("host", signedHost)]
-    if let contentType { canonical.append(("content-type", contentType)) }
-    if method == "POST" { canonical.append(("x-goog-resumable", "start")) }
-    for (name, value) in headers { canonical.append((name.lowercased(), value)) }
+    // The caller's headers first; the ones rexstore adds replace a caller's header of the same name
+    // (content-type, x-goog-resumable) or give way to it (host), as google-cloud-storage does.
+    var canonical: [(String, String)] = headers.map { ($0.0.lowercased(), $0.1) }
+    if let contentType {
+      canonical.removeAll { $0.0 == "content-type" }
+      canonical.append(("content-type", contentType))
+    }
+    if method == "POST" {
+      canonical.removeAll { $0.0 == "x-goog-resumable" }
+      canonical.append(("x-goog-resumable", "start"))
+    }
+    if !canonical.contains(where: { $0.0 == "host" }) { canonical.append(("host", signedHost)) }
     // Trim, collapse internal whitespace runs, merge repeated names with ",".
     var merged: [String: String] = [:]
     for (name, value) in canonical {
@@ -130,6 +150,22 @@ public struct SignedURLRequest: Sendable {
   }
 
   /// Trims and collapses whitespace runs to one space (Python's `" ".join(value.split())`).
+  /// GCS bucket names: 3-63 characters (222 with dots) of lower-case letters, digits, `-`, `_` and `.`,
+  /// starting and ending with a letter or digit.
+  static func checkBucket(_ bucket: String) throws(RexstoreError) {
+    let allowed = bucket.unicodeScalars.allSatisfy {
+      ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == "."
+    }
+    let edges = [bucket.unicodeScalars.first, bucket.unicodeScalars.last].allSatisfy {
+      guard let c = $0 else { return false }
+      return ("a"..."z").contains(c) || ("0"..."9").contains(c)
+    }
+    let limit = bucket.contains(".") ? 222 : 63
+    guard allowed, edges, bucket.count >= 3, bucket.count <= limit else {
+      throw RexstoreError.usage("invalid bucket name '\(bucket)'")
+    }
+  }
+
   static func collapse(_ value: String) -> String {
     var out = ""
     var pendingSpace = false

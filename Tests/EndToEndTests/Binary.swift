@@ -85,6 +85,21 @@ struct Processes {
     return try run("/usr/bin/env", ["python3", script] + arguments, environment: scratch.environment)
   }
 
+  /// Starts rexstore with a pipe on its stdin (output discarded), for tests that feed or stall it.
+  static func startWithInput(_ arguments: [String], in scratch: Scratch) throws -> (Process, Pipe) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.environment = scratch.environment
+    process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+    let input = Pipe()
+    process.standardInput = input
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return (process, input)
+  }
+
   /// Starts a process without waiting (for races); output is discarded into files the caller names.
   static func start(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Process {
     let process = Process()

@@ -7,16 +7,7 @@ import Testing
   /// Starts rexstore with a pipe on stdin, feeds `megabytes` MiB, waits until `ready` says the child
   /// is mid-write, then kills it with SIGKILL.
   func killMidWrite(_ arguments: [String], scratch: Processes.Scratch, megabytes: Int, ready: () -> Bool) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Processes.binary)
-    process.arguments = arguments
-    process.environment = scratch.environment
-    process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
-    let input = Pipe()
-    process.standardInput = input
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let (process, input) = try Processes.startWithInput(arguments, in: scratch)
     let chunk = Data(repeating: 0x5A, count: 1 << 20)
     for _ in 0..<megabytes { input.fileHandleForWriting.write(chunk) }
     var waited = 0

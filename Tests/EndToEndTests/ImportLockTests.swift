@@ -7,16 +7,7 @@ import Testing
   @Test func aSlowImportPipeDoesNotBlockOtherWriters() throws {
     let scratch = Processes.Scratch()
     #expect(try Processes.rexstore(["db", "upgrade"], in: scratch).status == 0)
-    let importer = Process()
-    importer.executableURL = URL(fileURLWithPath: Processes.binary)
-    importer.arguments = ["pattern", "import", "-"]
-    importer.environment = scratch.environment
-    importer.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
-    let input = Pipe()
-    importer.standardInput = input
-    importer.standardOutput = FileHandle.nullDevice
-    importer.standardError = FileHandle.nullDevice
-    try importer.run()
+    let (importer, input) = try Processes.startWithInput(["pattern", "import", "-"], in: scratch)
     input.fileHandleForWriting.write(Data(#"{"user_id":1,"type":"t","key":"slow","value":1}"#.utf8 + [0x0A]))
     usleep(300_000)
     let writer = try Processes.rexstore(["--busy-timeout", "200ms", "pattern", "set", "2", "t", "k", "v"], in: scratch)

@@ -5,6 +5,15 @@ import Testing
 
 /// The exact JSON shape of every command's output, timestamps masked as `<TIME>`.
 @Suite struct GoldenOutputTests {
+  /// Runs each argv in turn on one root and compares its whole stdout.
+  func expectGolden(_ h: Harness, _ cases: [([String], String)], sourceLocation: SourceLocation = #_sourceLocation) {
+    for (argv, expected) in cases {
+      let r = h.run(argv)
+      #expect(r.status == 0, "\(argv): \(r.stderr)", sourceLocation: sourceLocation)
+      #expect(Harness.normalized(r.stdout) == expected + "\n", "\(argv)", sourceLocation: sourceLocation)
+    }
+  }
+
   @Test func patternCommands() {
     let h = Harness()
     let cases: [([String], String)] = [
@@ -22,11 +31,7 @@ import Testing
        #"{"confidence":0.9,"created_at":"<TIME>","key":"aggr","type":"style","updated_at":"<TIME>","user_id":7,"value":0.8}"#),
       (["pattern", "clear", "7"], #"{"deleted":1,"user_id":7}"#),
     ]
-    for (argv, expected) in cases {
-      let r = h.run(argv)
-      #expect(r.status == 0, "\(argv): \(r.stderr)")
-      #expect(Harness.normalized(r.stdout) == expected + "\n", "\(argv)")
-    }
+    expectGolden(h, cases)
   }
 
   @Test func contextCommands() {
@@ -41,11 +46,7 @@ import Testing
       (["context", "prune"], #"{"deleted":0}"#),
       (["context", "clear", "7", "--session", "s1"], #"{"deleted":1,"session_id":"s1","user_id":7}"#),
     ]
-    for (argv, expected) in cases {
-      let r = h.run(argv)
-      #expect(r.status == 0, "\(argv): \(r.stderr)")
-      #expect(Harness.normalized(r.stdout) == expected + "\n", "\(argv)")
-    }
+    expectGolden(h, cases)
   }
 
   @Test func insightCommands() {
@@ -57,11 +58,7 @@ import Testing
        #"{"count":1,"items":[{"created_at":"<TIME>","data":{"level":"high","n":[1,2]},"id":1,"importance":0.9,"type":"tilt","user_id":7}]}"#),
       (["insight", "clear", "7", "--type", "tilt"], #"{"deleted":1,"type":"tilt","user_id":7}"#),
     ]
-    for (argv, expected) in cases {
-      let r = h.run(argv)
-      #expect(r.status == 0, "\(argv): \(r.stderr)")
-      #expect(Harness.normalized(r.stdout) == expected + "\n", "\(argv)")
-    }
+    expectGolden(h, cases)
   }
 
   @Test func databaseCommands() {

@@ -51,12 +51,7 @@ enum AudioCommands {
       return .streamed
     }
     let path = rt.absolute(output)
-    var record = try audio.download(blob, to: path).json
-    if case .object(var members) = record {
-      members.append(.init("path", .string(path)))
-      record = .object(members)
-    }
-    return .json(record)
+    return .json(try audio.download(blob, to: path).json.adding(["path": .string(path)]))
   }
 
   static let ls = CommandSpec(
@@ -115,10 +110,7 @@ enum AudioCommands {
     let results = audio.remove(try candidates.map { info throws(RexstoreError) in try AudioBlob(parsing: info.name) }, ifExists: true)
     let report = batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
     guard case .report(let json, let exit) = report else { return report }
-    var members: [JSONValue.Member] = []
-    if case .object(let existing) = json { members = existing }
-    members += [.init("dry_run", .bool(false)), .init("cutoff", .string(cutoff.outputForm))]
-    return .report(.object(members), exit: exit)
+    return .report(json.adding(["dry_run": .bool(false), "cutoff": .string(cutoff.outputForm)]), exit: exit)
   }
 
   static func summary(_ items: [JSONValue], cutoff: Timestamp, dryRun: Bool) -> JSONValue {

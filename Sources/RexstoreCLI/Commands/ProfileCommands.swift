@@ -50,12 +50,7 @@ enum ProfileCommands {
       return .json(record.json)
     }
     let (record, paths) = try profiles.download(user: inv.argument(0), profile: inv.argument(1), to: rt.absolute(directory))
-    var json = record.json
-    if case .object(var members) = json {
-      members.append(.init("files", .array(paths.map(JSONValue.string))))
-      json = .object(members)
-    }
-    return .json(json)
+    return .json(record.json.adding(["files": .array(paths.map(JSONValue.string))]))
   }
 
   static let list = CommandSpec(

@@ -42,6 +42,13 @@ public enum JSONValue: Sendable, Equatable {
     .record(["items": .array(items), "count": .int(items.count)])
   }
 
+  /// This object with more members (a command adding `path` or `files` to a record); other values
+  /// are returned unchanged.
+  public func adding(_ members: KeyValuePairs<String, JSONValue>) -> JSONValue {
+    guard case .object(let existing) = self else { return self }
+    return .object(existing + members.map { Member($0.key, $0.value) })
+  }
+
   /// Looks a key up in an object (the last occurrence wins, as in Python's `json.loads`).
   public subscript(key: String) -> JSONValue? {
     guard case .object(let members) = self else { return nil }

@@ -237,18 +237,17 @@ public final class LocalObjectStore: ObjectStore {
   }
 
   public func repairGroup(
-    directory: String, toMatch expectedNow: () throws(RexstoreError) -> [ObjectInfo]?
+    directory: String, toMatch first: [ObjectInfo], reread: () throws(RexstoreError) -> [ObjectInfo]?
   ) throws(RexstoreError) -> Bool {
     let live = path(directory)
-    guard let first = try expectedNow() else { return false }
     if holds(live, first) { return false }
     let parent = FileSystem.parent(of: live)
-    guard FileSystem.isDirectory(parent) else { return false }
+    guard FileSystem.isDirectory(parent) else { return true }
     // Stores hold this lock from their swap to their commit, so under it the record and the live
     // set are both settled: re-read the record, and repair only if they still disagree.
     let lock = try FileSystem.lockDirectory(parent)
     defer { close(lock) }
-    guard let expected = try expectedNow(), !holds(live, expected) else { return false }
+    guard let expected = try reread(), !holds(live, expected) else { return true }
     let prefix = FileSystem.temporaryPrefix(for: FileSystem.baseName(of: live))
     for name in try FileSystem.entries(of: parent) where name.hasPrefix(prefix) {
       let candidate = parent + "/" + name
@@ -261,9 +260,9 @@ public final class LocalObjectStore: ObjectStore {
         guard rename(candidate, live) == 0 else { throw systemError("cannot rename into", path: live) }
         FileSystem.syncDirectory(parent)
       }
-      return true
+      break
     }
-    return false
+    return true
   }
 
   /// Whether `directory` holds exactly the objects `expected` names, with their sizes and MD5s.

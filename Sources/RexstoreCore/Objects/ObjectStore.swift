@@ -77,12 +77,14 @@ public protocol ObjectStore: AnyObject {
 
   /// Puts back the set under `directory` that `expected` describes, if a replacement was interrupted
   /// after swapping a new set in but before its record was committed (the record still describes the
-  /// old set). Returns whether it repaired anything. Like SQLite rolling back a hot journal on open.
+  /// old set). Like SQLite rolling back a hot journal on open. Returns false when the live set already
+  /// matched `expected` (the common case, one check); true when it did not, whether it was repaired or
+  /// a concurrent store changed the record meanwhile, so the caller should read the record again.
   ///
-  /// `expected` is called again once the group is locked against concurrent stores: the record read
-  /// before the lock may already be stale (nil: there is no record, nothing to repair).
+  /// `expected` is the record as read; when it does not match, `reread` is called once the group is
+  /// locked against concurrent stores, since that record may already be stale (nil: no record left).
   func repairGroup(
-    directory: String, toMatch expected: () throws(RexstoreError) -> [ObjectInfo]?
+    directory: String, toMatch expected: [ObjectInfo], reread: () throws(RexstoreError) -> [ObjectInfo]?
   ) throws(RexstoreError) -> Bool
 
   /// Deletes everything under `directory`; returns how many objects.

@@ -83,13 +83,13 @@ public struct VoiceProfiles {
   public func get(user: String, profile: String) throws(RexstoreError) -> VoiceProfile? {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
-    guard try fetch(user: user, profile: profile).first != nil else { return nil }
+    guard let record = try fetch(user: user, profile: profile).first else { return nil }
     // A store killed between its swap and its commit left the record's samples under a temporary
     // name: put them back before anyone reads the profile (against the record as it is under the lock).
-    _ = try objects.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile)) {
-      () throws(RexstoreError) -> [ObjectInfo]? in try fetch(user: user, profile: profile).first?.samples
-    }
-    return try fetch(user: user, profile: profile).first
+    let changed = try objects.repairGroup(
+      directory: ProfileBlob.directory(user: user, profile: profile), toMatch: record.samples
+    ) { () throws(RexstoreError) -> [ObjectInfo]? in try fetch(user: user, profile: profile).first?.samples }
+    return changed ? try fetch(user: user, profile: profile).first : record
   }
 
   public func list(user: String) throws(RexstoreError) -> [VoiceProfile] {

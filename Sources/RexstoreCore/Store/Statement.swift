@@ -70,16 +70,6 @@ public final class Statement {
   }
 
   public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
-
-  /// A column as JSON, keeping SQLite's storage class: integers and reals as numbers, text as a string.
-  public func json(_ column: Int32) -> JSONValue {
-    switch sqlite3_column_type(handle, column) {
-    case SQLITE_NULL: return .null
-    case SQLITE_INTEGER: return .int(int(column))
-    case SQLITE_FLOAT: return .double(double(column))
-    default: return .string(text(column))
-    }
-  }
 }
 
 /// A value bound to a statement parameter.

@@ -17,10 +17,13 @@ let package = Package(
     // All behaviour. Never prints, reads argv or the environment, or exits; Glibc only, for start-up time.
     // CRC-32C (SSE4.2 where present) and the Linux calls Swift's Glibc module leaves out.
     .target(name: "CSupport"),
+    // libcurl (Debian: libcurl4-openssl-dev for the header), loaded with dlopen on first use so the
+    // SQLite commands start as fast as if it were not there.
+    .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
     .target(
       name: "RexstoreCore",
       dependencies: [
-        "CSQLite", "CSupport", .product(name: "Crypto", package: "swift-crypto"),
+        "CSQLite", "CSupport", "CCurl", .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "CryptoExtras", package: "swift-crypto"),
       ]),
     // argv, environment, stdout/stderr, exit codes and the command table.

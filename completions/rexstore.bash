@@ -2,7 +2,7 @@
 _rexstore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local group="" verb="" i w skip=0
-  local globals="--root --db --objects --config --busy-timeout --backend --bucket --credentials --pretty --ndjson --quiet --help --version"
+  local globals="--root --db --objects --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --help --version"
   if [[ $cur == = ]]; then cur=""
   elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}
   fi
@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--expires|--expires-at|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -30,7 +30,7 @@ _rexstore() {
     --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "audio profile pattern context insight db sign health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight db sign migrate health completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
@@ -212,6 +212,12 @@ _rexstore() {
       esac
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at $globals" -- "$cur")); return; fi
       ;;
+    "migrate")
+      case "$prev" in
+        --from) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local $globals" -- "$cur")); return; fi
+      ;;
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
       ;;
@@ -224,7 +230,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "audio profile pattern context insight db sign health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight db sign migrate health completion man help" -- "$cur"))
       ;;
   esac
 }

@@ -24,6 +24,19 @@ public struct Config: Sendable {
   /// `ENABLE_GCS_STORAGE` as the app reads it: `true` in any case turns GCS on for `auto`.
   public var gcsEnabled: Setting
   public var emulatorHost: Setting?
+  /// Another JSON API endpoint that, unlike the emulator variable, still takes credentials.
+  public var gcsEndpoint: Setting?
+  /// `true` when writes must not fall back to the local root.
+  public var noFallback: Setting
+  public var gcsRetries: Setting
+  public var gcsRetryDelay: Setting
+  public var gcsTimeout: Setting
+  /// `GCE_METADATA_HOST`, for the metadata server's tokens.
+  public var metadataHost: Setting?
+  /// Where access tokens are cached: `$XDG_CACHE_HOME/rexstore`.
+  public var cacheDirectory: String?
+  /// gcloud's well-known ADC file, when no credentials file is named and it exists.
+  public var wellKnownCredentials: String?
 
   /// The backend `auto` resolves to: GCS when enabled and a bucket is configured, else local.
   public var effectiveBackend: String {
@@ -32,14 +45,19 @@ public struct Config: Sendable {
   }
 
   /// Keys a config file may hold; anything else is an ops typo and fails loudly.
-  static let fileKeys: Set<String> = ["root", "db", "objects", "busy_timeout", "backend", "bucket", "credentials"]
+  static let fileKeys: Set<String> = [
+    "root", "db", "objects", "busy_timeout", "backend", "bucket", "credentials", "no_fallback", "gcs_endpoint",
+    "gcs_retries", "gcs_retry_delay", "gcs_timeout",
+  ]
 
   public var json: JSONValue {
     .record([
       "root": root.json, "db": database.json, "objects": objects.json, "busy_timeout": busyTimeout.json,
       "config_file": configFile?.json ?? .null, "backend": backend.json, "effective_backend": .string(effectiveBackend),
       "bucket": bucket?.json ?? .null, "credentials": credentials?.json ?? .null, "gcs_enabled": gcsEnabled.json,
-      "emulator_host": emulatorHost?.json ?? .null,
+      "emulator_host": emulatorHost?.json ?? .null, "gcs_endpoint": gcsEndpoint?.json ?? .null,
+      "no_fallback": noFallback.json, "gcs_retries": gcsRetries.json, "gcs_retry_delay": gcsRetryDelay.json,
+      "gcs_timeout": gcsTimeout.json, "metadata_host": metadataHost?.json ?? .null,
     ])
   }
 
@@ -104,13 +122,46 @@ public struct Config: Sendable {
     var credentials = pick("credentials", "GOOGLE_APPLICATION_CREDENTIALS", "credentials")
     if let path = credentials?.value { credentials?.value = absolute(path) }
     let enabled = nonEmpty(environment["ENABLE_GCS_STORAGE"])
+    var noFallback = Setting(value: "false", source: "default")
+    if options["no-fallback"] != nil {
+      noFallback = Setting(value: "true", source: "flag:--no-fallback")
+    } else if let value = nonEmpty(environment["REXSTORE_NO_FALLBACK"]) {
+      noFallback = Setting(value: ["1", "true", "yes"].contains(value.lowercased()) ? "true" : "false", source: "env:REXSTORE_NO_FALLBACK")
+    } else if let value = file["no_fallback"] {
+      noFallback = Setting(value: value == "true" ? "true" : "false", source: fileSource)
+    }
+    func duration(_ env: String, _ key: String, _ fallback: String) throws(RexstoreError) -> Setting {
+      let setting = pick("", env, key) ?? Setting(value: fallback, source: "default")
+      do {
+        _ = try DurationParser.microseconds(setting.value)
+      } catch {
+        throw RexstoreError(.config, "\(key) (\(setting.source)): \(error.message)", hint: error.hint)
+      }
+      return setting
+    }
+    let retries = pick("", "REXSTORE_GCS_RETRIES", "gcs_retries") ?? Setting(value: "5", source: "default")
+    guard let attempts = Int(retries.value), attempts >= 1, attempts <= 100 else {
+      throw RexstoreError(.config, "gcs_retries (\(retries.source)) must be a whole number of attempts from 1 to 100")
+    }
+    var adc: String?
+    if credentials == nil {
+      let base = nonEmpty(environment["CLOUDSDK_CONFIG"]) ?? xdg("XDG_CONFIG_HOME", ".config", environment).map { $0 + "/gcloud" }
+      if let base, access(base + "/application_default_credentials.json", R_OK) == 0 {
+        adc = base + "/application_default_credentials.json"
+      }
+    }
     return Config(
       root: root, database: database, objects: objects, busyTimeout: busy, configFile: configFile,
       busyTimeoutMilliseconds: millis, backend: backend, bucket: pick("bucket", "GCS_BUCKET_NAME", "bucket"),
       credentials: credentials,
       gcsEnabled: enabled.map { Setting(value: $0.lowercased() == "true" ? "true" : "false", source: "env:ENABLE_GCS_STORAGE") }
         ?? Setting(value: "false", source: "default"),
-      emulatorHost: nonEmpty(environment["STORAGE_EMULATOR_HOST"]).map { Setting(value: $0, source: "env:STORAGE_EMULATOR_HOST") })
+      emulatorHost: nonEmpty(environment["STORAGE_EMULATOR_HOST"]).map { Setting(value: $0, source: "env:STORAGE_EMULATOR_HOST") },
+      gcsEndpoint: pick("", "REXSTORE_GCS_ENDPOINT", "gcs_endpoint"), noFallback: noFallback, gcsRetries: retries,
+      gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
+      gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
+      metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
+      cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentials: adc)
   }
 
   /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.

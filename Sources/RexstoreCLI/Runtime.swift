@@ -37,11 +37,6 @@ public final class Runtime {
     return store
   }
 
-  /// The object store of the configured backend (the local object root, for now).
-  public func objects() throws(RexstoreError) -> any ObjectStore {
-    LocalObjectStore(root: try config().objects.value)
-  }
-
   /// Resolves a path argument against the working directory.
   public func absolute(_ path: String) -> String {
     FileSystem.absolute(path, in: workingDirectory)

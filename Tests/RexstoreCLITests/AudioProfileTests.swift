@@ -19,7 +19,7 @@ import Testing
     let put = h.run("audio", "put", "u1", "nine.mp3")
     #expect(
       Harness.normalized(put.stdout)
-        == #"{"backend":"local","blob":"audio/u1/nine.mp3","content_type":"audio/mpeg","crc32c":"4waSgw==","md5":"JfnnlDI7RTiF9RgfG2JNCw==","size_bytes":9,"updated_at":"<TIME>"}"#
+        == #"{"backend":"local","blob":"audio/u1/nine.mp3","content_type":"audio/mpeg","crc32c":"4waSgw==","fallback_reason":null,"md5":"JfnnlDI7RTiF9RgfG2JNCw==","size_bytes":9,"updated_at":"<TIME>"}"#
         + "\n")
     let stored = try Data(contentsOf: URL(fileURLWithPath: objects(h) + "/audio/u1/nine.mp3"))
     #expect(Array(stored) == Array("123456789".utf8))
@@ -123,7 +123,7 @@ import Testing
     #expect(first.status == 0, "\(first.stderr)")
     #expect(
       Harness.normalized(first.stdout)
-        == #"{"created_at":"<TIME>","metadata":{"mood":"calm","rate":16000},"profile_id":"calm","sample_count":3,"samples":[{"backend":"local","blob":"voice_profiles/u1/calm/sample_0.wav","content_type":"audio/wav","crc32c":"4waSgw==","md5":"JfnnlDI7RTiF9RgfG2JNCw==","size_bytes":9,"updated_at":"<TIME>"},{"backend":"local","blob":"voice_profiles/u1/calm/sample_1.wav","content_type":"audio/wav","crc32c":"\#(Checksums.crc32c([1, 2, 3, 4]))","md5":"CNbAWiFRKnmh3+udKo8mLw==","size_bytes":4,"updated_at":"<TIME>"},{"backend":"local","blob":"voice_profiles/u1/calm/sample_2.wav","content_type":"audio/wav","crc32c":"AAAAAA==","md5":"1B2M2Y8AsgTpgAmY7PhCfg==","size_bytes":0,"updated_at":"<TIME>"}],"storage":"local","total_bytes":13,"updated_at":"<TIME>","user_id":"u1"}"#
+        == #"{"created_at":"<TIME>","fallback_reason":null,"metadata":{"mood":"calm","rate":16000},"profile_id":"calm","sample_count":3,"samples":[{"backend":"local","blob":"voice_profiles/u1/calm/sample_0.wav","content_type":"audio/wav","crc32c":"4waSgw==","md5":"JfnnlDI7RTiF9RgfG2JNCw==","size_bytes":9,"updated_at":"<TIME>"},{"backend":"local","blob":"voice_profiles/u1/calm/sample_1.wav","content_type":"audio/wav","crc32c":"\#(Checksums.crc32c([1, 2, 3, 4]))","md5":"CNbAWiFRKnmh3+udKo8mLw==","size_bytes":4,"updated_at":"<TIME>"},{"backend":"local","blob":"voice_profiles/u1/calm/sample_2.wav","content_type":"audio/wav","crc32c":"AAAAAA==","md5":"1B2M2Y8AsgTpgAmY7PhCfg==","size_bytes":0,"updated_at":"<TIME>"}],"storage":"local","total_bytes":13,"updated_at":"<TIME>","user_id":"u1"}"#
         + "\n")
     let second = h.run("profile", "store", "u1", "calm", "b.wav")
     #expect(second.json?["created_at"] == first.json?["created_at"])

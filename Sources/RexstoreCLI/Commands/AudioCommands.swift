@@ -28,9 +28,10 @@ enum AudioCommands {
     }
     let blob = try AudioBlob(user: inv.argument(0), file: name)
     let source = try ByteSource.open(file == "-" ? "-" : rt.absolute(file))
-    let info = try Audio(objects: try rt.objects()).put(
+    let objects = try rt.objects()
+    let info = try Audio(objects: objects).put(
       user: blob.user, file: blob.file, from: source, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
-    return .json(info.json)
+    return .json(info.json.adding(["fallback_reason": .optional(objects.fallbackReason)]))
   }
 
   static let get = CommandSpec(

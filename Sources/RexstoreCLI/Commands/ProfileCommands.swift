@@ -32,9 +32,10 @@ enum ProfileCommands {
     if files.filter({ $0 == "-" }).count > 1 { throw RexstoreError.usage("only one SAMPLE may be -") }
     var sources: [ByteSource] = []
     for file in files { sources.append(try ByteSource.open(file == "-" ? "-" : rt.absolute(file))) }
-    let profiles = VoiceProfiles(records: try rt.store(), objects: try rt.objects())
+    let objects = try rt.objects()
+    let profiles = VoiceProfiles(records: try rt.store(), objects: objects)
     let record = try profiles.store(user: userName, profile: profileName, samples: sources, metadata: metadata)
-    return .json(record.json)
+    return .json(record.json.adding(["fallback_reason": .optional(objects.fallbackReason)]))
   }
 
   static let get = CommandSpec(

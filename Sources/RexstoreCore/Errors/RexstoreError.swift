@@ -23,6 +23,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case interrupted
   /// A safety limit (`--max-delete`) would have been exceeded; nothing was done.
   case limitExceeded = "limit_exceeded"
+  /// The service kept answering 429 through every retry.
+  case rateLimited = "rate_limited"
 }
 
 /// The one error type the core throws.

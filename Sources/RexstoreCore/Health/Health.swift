@@ -98,3 +98,37 @@ extension Health {
         + "a directory under voice_profiles may hold a profile's recorded samples, which 'rexstore profile get' restores")
   }
 }
+
+extension Health {
+  /// GCS reachability, credentials and bucket access, in one request for the bucket's metadata.
+  /// Out of reach is critical when writes have nowhere else to go, else a warning (they fall back).
+  public static func gcs(_ store: () throws(RexstoreError) -> GCSObjectStore, fallback: Bool, describe: String) -> HealthCheck {
+    do throws(RexstoreError) {
+      let gcs = try store()
+      let start = Monotonic.milliseconds()
+      try gcs.probe()
+      return HealthCheck(
+        name: "gcs", level: .ok,
+        message: "gs://\(gcs.bucket) reachable (\(Monotonic.milliseconds() - start) ms, \(describe))")
+    } catch {
+      let level: HealthLevel = error.code == .config ? .critical : (fallback ? .warning : .critical)
+      let then = fallback ? "; writes fall back to the local root" : "; fallback is off, writes fail"
+      return HealthCheck(name: "gcs", level: level, message: error.message + (error.code == .config ? "" : then))
+    }
+  }
+
+  /// Objects in the local root that belong in GCS (fallback writes, or files from before GCS).
+  public static func pendingMigration(_ root: String) -> HealthCheck {
+    func check(_ level: HealthLevel, _ message: String) -> HealthCheck {
+      HealthCheck(name: "pending_migration", level: level, message: message)
+    }
+    do throws(RexstoreError) {
+      let pending = try Migration.pending(in: LocalObjectStore(root: root))
+      guard !pending.isEmpty else { return check(.ok, "no local objects waiting for GCS") }
+      let bytes = pending.reduce(Int64(0)) { $0 + $1.size }
+      return check(.warning, "\(pending.count) local object(s), \(bytes) bytes, waiting for 'rexstore migrate'")
+    } catch {
+      return check(.critical, error.message)
+    }
+  }
+}

@@ -27,6 +27,30 @@ public final class ByteSource {
 
   deinit { if owned { Glibc.close(fd) } }
 
+  /// Back to the first byte, for a second try elsewhere; false for a pipe or terminal.
+  public func rewind() -> Bool { lseek(fd, 0, SEEK_SET) == 0 }
+
+  /// A seekable copy of a stream that cannot be rewound (a pipe), in an unlinked file under
+  /// `directory`, so an upload that fails half-way can still be stored locally.
+  public func spooled(in directory: String) throws(RexstoreError) -> ByteSource {
+    if lseek(fd, 0, SEEK_CUR) >= 0 { return self }
+    try FileSystem.makeDirectories(directory)
+    let path = directory + "/" + FileSystem.temporaryName(for: "spool")
+    let copy = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+    guard copy >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
+    unlink(path)
+    let spool = ByteSource(fd: copy, name: name, owned: true)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
+    defer { buffer.deallocate() }
+    while true {
+      let n = try read(into: buffer)
+      if n == 0 { break }
+      try FileSystem.writeAll(copy, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), name: path)
+    }
+    lseek(copy, 0, SEEK_SET)
+    return spool
+  }
+
   /// Reads up to `buffer.count` bytes; 0 at the end.
   public func read(into buffer: UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
     while true {

@@ -7,6 +7,8 @@ public struct ObjectInfo: Sendable, Equatable {
   public var contentType: String?
   public var backend: String
   public var updated: Timestamp?
+  /// GCS's generation number, which makes overwrites and deletes conditional; nil for local objects.
+  public var generation: Int64? = nil
 
   public var json: JSONValue {
     .record([
@@ -92,6 +94,9 @@ public protocol ObjectStore: AnyObject {
 }
 
 extension ObjectStore {
+  /// Why the last write landed in the local root instead of GCS; nil when it did not fall back.
+  public var fallbackReason: String? { (self as? FallbackObjectStore)?.fallbackReason }
+
   /// Every object under `prefix`, following page tokens.
   public func listAll(prefix: String) throws(RexstoreError) -> [ObjectInfo] {
     var items: [ObjectInfo] = []

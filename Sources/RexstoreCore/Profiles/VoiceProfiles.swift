@@ -50,6 +50,8 @@ public struct VoiceProfiles {
     let replacement = try objects.replaceGroup(
       directory: ProfileBlob.directory(user: user, profile: profile), members: members)
     let now = Timestamp.now().storedForm
+    // Where the samples went: the configured backend, or the local root it fell back to.
+    let storage = replacement.objects.first?.backend ?? objects.backend
     do throws(RexstoreError) {
       let stamps = try records.writing { db throws(DatabaseError) -> (String?, String?) in
         let stmt = try db.cached(
@@ -63,7 +65,7 @@ public struct VoiceProfiles {
           """)
         let samplesJSON = JSONValue.array(replacement.objects.map(\.json)).serialized(.compact)
         stmt.bind(
-          .text(user), .text(profile), .text(objects.backend), .text(metadata.serialized(.compact)), .text(samplesJSON),
+          .text(user), .text(profile), .text(storage), .text(metadata.serialized(.compact)), .text(samplesJSON),
           .integer(Int64(replacement.objects.count)),
           .integer(replacement.objects.reduce(0) { $0 + $1.size }), .text(now), .text(now))
         defer { stmt.reset() }
@@ -72,7 +74,7 @@ public struct VoiceProfiles {
       }
       replacement.finish()
       return VoiceProfile(
-        userID: user, profileID: profile, storage: objects.backend, metadata: metadata, samples: replacement.objects,
+        userID: user, profileID: profile, storage: storage, metadata: metadata, samples: replacement.objects,
         createdAt: stamps.0, updatedAt: stamps.1)
     } catch {
       replacement.undo()
@@ -179,5 +181,34 @@ public struct VoiceProfiles {
 
   public func missing(_ user: String, _ profile: String) -> RexstoreError {
     RexstoreError.notFound("no voice profile '\(profile)' for user '\(user)'")
+  }
+}
+
+extension VoiceProfiles {
+  /// Re-records local profiles whose every sample `migrated` now holds in GCS; returns how many.
+  func adoptMigrated(_ migrated: [String: ObjectInfo]) throws(RexstoreError) -> Int {
+    try records.writing { db throws(DatabaseError) -> Int in
+      let select = try db.prepare("SELECT user_id, profile_id, samples FROM voice_profiles WHERE storage = 'local'")
+      var updates: [(String, String, String)] = []
+      while try select.step() {
+        let samples = VoiceProfiles.samples(select.text(2))
+        guard !samples.isEmpty else { continue }
+        var moved: [ObjectInfo] = []
+        for sample in samples {
+          guard let remote = migrated[sample.name], remote.md5 == sample.md5 else { break }
+          moved.append(remote)
+        }
+        guard moved.count == samples.count else { continue }
+        updates.append((select.text(0), select.text(1), JSONValue.array(moved.map(\.json)).serialized(.compact)))
+      }
+      let update = try db.prepare(
+        "UPDATE voice_profiles SET storage = 'gcs', samples = ? WHERE user_id = ? AND profile_id = ? AND storage = 'local'")
+      for (user, profile, samples) in updates {
+        update.bind(.text(samples), .text(user), .text(profile))
+        _ = try update.step()
+        update.reset()
+      }
+      return updates.count
+    }
   }
 }

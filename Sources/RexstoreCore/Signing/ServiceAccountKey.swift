@@ -4,14 +4,17 @@ import CryptoExtras
 /// itself never appears in output or errors.
 public struct ServiceAccountKey: Sendable {
   public var clientEmail: String
+  /// Where the JWT bearer flow exchanges a signed assertion for an access token.
+  public var tokenURI: String
+  var privateKeyID: String?
   let privateKey: _RSA.Signing.PrivateKey
 
   /// Reads and checks a key file; a file that is not a usable service-account key is a configuration error.
   public static func load(path: String) throws(RexstoreError) -> ServiceAccountKey {
-    let text = try FileSystem.readSmallFile(path, limit: 1 << 20)
-    guard let json = try? JSONParser.parse(text), json.isObject else {
-      throw RexstoreError(.config, "credentials file '\(path)' is not a JSON object")
-    }
+    try parse(try CredentialsFile.read(path), path: path)
+  }
+
+  static func parse(_ json: JSONValue, path: String) throws(RexstoreError) -> ServiceAccountKey {
     guard case .string(let type)? = json["type"], type == "service_account" else {
       throw RexstoreError(
         .unavailable, "credentials in '\(path)' are not a service-account key; signing needs one",
@@ -21,7 +24,12 @@ public struct ServiceAccountKey: Sendable {
       throw RexstoreError(.config, "credentials file '\(path)' lacks client_email or private_key")
     }
     do {
-      return ServiceAccountKey(clientEmail: email, privateKey: try _RSA.Signing.PrivateKey(pemRepresentation: pem))
+      let key = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
+      var tokenURI = "https://oauth2.googleapis.com/token"
+      if case .string(let uri)? = json["token_uri"] { tokenURI = uri }
+      var keyID: String?
+      if case .string(let id)? = json["private_key_id"] { keyID = id }
+      return ServiceAccountKey(clientEmail: email, tokenURI: tokenURI, privateKeyID: keyID, privateKey: key)
     } catch {
       throw RexstoreError(.config, "credentials file '\(path)': private_key is not a usable RSA key")
     }
@@ -29,10 +37,14 @@ public struct ServiceAccountKey: Sendable {
 
   /// RSASSA-PKCS1-v1_5 with SHA-256, lower-case hex: what `GOOG4-RSA-SHA256` wants.
   func signHex(_ text: String) throws(RexstoreError) -> String {
+    Hex.lower(try sign(Array(text.utf8)))
+  }
+
+  /// RSASSA-PKCS1-v1_5 with SHA-256 (JWT's RS256 and V4 signing alike).
+  func sign(_ bytes: [UInt8]) throws(RexstoreError) -> [UInt8] {
     do {
-      let digest = SHA256.hash(data: Array(text.utf8))
-      let signature = try privateKey.signature(for: digest, padding: .insecurePKCS1v1_5)
-      return Hex.lower(Array(signature.rawRepresentation))
+      let signature = try privateKey.signature(for: SHA256.hash(data: bytes), padding: .insecurePKCS1v1_5)
+      return Array(signature.rawRepresentation)
     } catch {
       throw RexstoreError(.internal, "RSA signing failed")
     }

@@ -1,0 +1,78 @@
+import RexstoreCore
+
+/// Builds the object store the configuration asks for: the local root, or GCS with the local root
+/// as its fallback.
+extension Config {
+  /// The JSON API endpoint: an emulator, an explicit endpoint, or Google's.
+  public var gcsEndpointURL: String {
+    if let emulatorHost { return GCSSettings.normalizedEndpoint(emulatorHost.value) }
+    if let gcsEndpoint { return GCSSettings.normalizedEndpoint(gcsEndpoint.value) }
+    return "https://storage.googleapis.com"
+  }
+
+  func milliseconds(_ setting: Setting) -> Int {
+    Int((try? DurationParser.microseconds(setting.value)) ?? 0) / 1000
+  }
+
+  public func gcsSettings() throws(RexstoreError) -> GCSSettings {
+    guard let bucket else {
+      throw RexstoreError(.config, "GCS needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
+    }
+    let timeout = max(1, milliseconds(gcsTimeout) / 1000)
+    return GCSSettings(
+      endpoint: gcsEndpointURL, bucket: bucket.value,
+      retry: RetryPolicy(
+        attempts: Int(gcsRetries.value) ?? 5, baseDelayMilliseconds: milliseconds(gcsRetryDelay),
+        maxDelayMilliseconds: max(milliseconds(gcsRetryDelay), 16_000)),
+      timeouts: HTTPTimeouts(connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout))
+  }
+
+  /// Application Default Credentials, in their order: none under an emulator; the named file; gcloud's
+  /// well-known file; the metadata server.
+  public func gcsCredentials() throws(RexstoreError) -> GCSCredentials {
+    if emulatorHost != nil { return .anonymous }
+    if let credentials { return try GCSCredentials.load(path: credentials.value) }
+    if let wellKnownCredentials { return try GCSCredentials.load(path: wellKnownCredentials) }
+    return .metadataServer(host: metadataHost?.value ?? "169.254.169.254")
+  }
+
+  /// Which credentials a GCS request would use, for `health` (never the secret itself).
+  public var credentialsSource: String {
+    if emulatorHost != nil { return "none (emulator)" }
+    if let credentials { return credentials.value }
+    if let wellKnownCredentials { return wellKnownCredentials }
+    return "metadata server " + (metadataHost?.value ?? "169.254.169.254")
+  }
+}
+
+extension Runtime {
+  /// The configured object store. With GCS, the local root stands behind it for writes GCS cannot
+  /// take (unless --no-fallback) and for objects stored there earlier.
+  public func objects() throws(RexstoreError) -> any ObjectStore {
+    let config = try config()
+    let local = LocalObjectStore(root: config.objects.value)
+    guard config.effectiveBackend == "gcs" else { return local }
+    let gcs: Result<GCSObjectStore, RexstoreError>
+    do throws(RexstoreError) {
+      gcs = .success(try gcsStore())
+    } catch {
+      guard FallbackObjectStore.isOutage(error) else { throw error }
+      gcs = .failure(error)
+    }
+    return FallbackObjectStore(
+      gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
+  }
+
+  /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).
+  public func gcsStore(probe: Bool = false) throws(RexstoreError) -> GCSObjectStore {
+    let config = try config()
+    var settings = try config.gcsSettings()
+    if probe {
+      settings.retry.attempts = min(settings.retry.attempts, 2)
+      settings.timeouts = HTTPTimeouts(connectMilliseconds: 3_000, stallSeconds: 5)
+    }
+    let credentials = try config.gcsCredentials()
+    return try GCSObjectStore(
+      settings: settings, tokens: TokenSource(credentials: credentials, cacheDirectory: config.cacheDirectory))
+  }
+}

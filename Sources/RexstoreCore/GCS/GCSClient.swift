@@ -1,0 +1,155 @@
+/// Where and how to reach one bucket.
+public struct GCSSettings: Sendable {
+  /// `https://storage.googleapis.com`, an emulator (`STORAGE_EMULATOR_HOST`) or another endpoint.
+  public var endpoint: String
+  public var bucket: String
+  public var retry: RetryPolicy
+  public var timeouts: HTTPTimeouts
+  /// How many profile samples upload at once.
+  public var parallelUploads: Int
+
+  public init(endpoint: String, bucket: String, retry: RetryPolicy = RetryPolicy(),
+              timeouts: HTTPTimeouts = HTTPTimeouts(), parallelUploads: Int = 4) {
+    self.endpoint = endpoint
+    self.bucket = bucket
+    self.retry = retry
+    self.timeouts = timeouts
+    self.parallelUploads = parallelUploads
+  }
+
+  /// `host:port` gets `http://` (what emulators speak); a trailing `/` is dropped.
+  public static func normalizedEndpoint(_ text: String) -> String {
+    var url = text.contains("://") ? text : "http://" + text
+    while url.hasSuffix("/") { url.removeLast() }
+    return url
+  }
+}
+
+/// One connection's worth of GCS JSON API: authorisation, retries and error mapping. Every request
+/// rexstore makes is idempotent or carries a generation precondition, so every one may be retried.
+final class GCSClient {
+  let settings: GCSSettings
+  let tokens: TokenSource?
+  let http: HTTPClient
+
+  init(settings: GCSSettings, tokens: TokenSource?) throws(RexstoreError) {
+    self.settings = settings
+    self.tokens = tokens
+    self.http = try HTTPClient(timeouts: settings.timeouts)
+  }
+
+  /// A second client for another thread, sharing the token source.
+  func sibling() throws(RexstoreError) -> GCSClient { try GCSClient(settings: settings, tokens: tokens) }
+
+  var bucketPath: String { settings.endpoint + "/storage/v1/b/" + PercentEncoding.encode(settings.bucket) }
+  var uploadPath: String { settings.endpoint + "/upload/storage/v1/b/" + PercentEncoding.encode(settings.bucket) + "/o" }
+
+  func objectURL(_ name: String) -> String { bucketPath + "/o/" + PercentEncoding.encode(name) }
+
+  static func query(_ pairs: [(String, String?)]) -> String {
+    let present = pairs.compactMap { pair in pair.1.map { "\(pair.0)=\(PercentEncoding.encode($0))" } }
+    return present.isEmpty ? "" : "?" + present.joined(separator: "&")
+  }
+
+  /// What one try came to: an answer of any status, or no answer at all.
+  enum Exchange {
+    case response(HTTPResponse)
+    case noAnswer(String)
+  }
+
+  /// A transport failure that no retry can fix (a malformed endpoint URL, say).
+  func hopeless(_ message: String) -> RexstoreError {
+    RexstoreError(.unavailable, "cannot reach GCS at \(settings.endpoint): \(message)")
+  }
+
+  /// One try, with a token. A 401 (a token revoked or expired early) gets one more try with a fresh token.
+  func exchange(
+    _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
+    onHead: ((Int, [String: String]) -> Void)? = nil
+  ) throws(RexstoreError) -> Exchange {
+    var refreshed = false
+    while true {
+      var request = make()
+      if let tokens, !tokens.credentials.isAnonymous {
+        request.headers.append(("Authorization", "Bearer " + (try tokens.token(using: http, retry: settings.retry))))
+      }
+      do throws(HTTPFailure) {
+        let response = try http.send(request, sink: sink, onHead: onHead)
+        if response.status == 401, let tokens, !tokens.credentials.isAnonymous, !refreshed {
+          tokens.invalidate()
+          refreshed = true
+          continue
+        }
+        return .response(response)
+      } catch {
+        switch error {
+        case .local(let failure): throw failure
+        case .transport(let message, let retryable):
+          if !retryable { throw hopeless(message) }
+          return .noAnswer(message)
+        }
+      }
+    }
+  }
+
+  static func isRetryable(_ status: Int) -> Bool { status == 408 || status == 429 || status >= 500 }
+
+  /// Sends with retries for 408, 429, 5xx and lost connections; other answers are returned as they are.
+  func send(
+    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
+    onHead: ((Int, [String: String]) -> Void)? = nil
+  ) throws(RexstoreError) -> HTTPResponse {
+    try settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+      switch try exchange(make, sink: sink, onHead: onHead) {
+      case .noAnswer(let message):
+        return .retry(unreachable(what, message), retryAfterSeconds: nil)
+      case .response(let response):
+        if GCSClient.isRetryable(response.status) {
+          return .retry(failure(what, response), retryAfterSeconds: response.header("retry-after").flatMap { Int($0) })
+        }
+        return .done(response)
+      }
+    }
+  }
+
+  func unreachable(_ what: String, _ message: String) -> RexstoreError {
+    RexstoreError(.unavailable, "cannot \(what): no answer from \(settings.endpoint) (\(message))")
+  }
+
+  /// The error for a status that is not a success, with GCS's own message when it sent one.
+  func failure(_ what: String, _ response: HTTPResponse) -> RexstoreError {
+    var detail = "HTTP \(response.status)"
+    if let json = try? JSONParser.parse(response.text), case .string(let message)? = json["error"]?["message"] {
+      detail += ": " + message
+    }
+    let message = "cannot \(what): GCS answered \(detail)"
+    switch response.status {
+    case 401, 403: return RexstoreError(.permissionDenied, message)
+    case 404: return RexstoreError(.notFound, message)
+    case 409, 412: return RexstoreError(.conflict, message)
+    case 400: return RexstoreError(.invalidInput, message)
+    case 429: return RexstoreError(.rateLimited, message)
+    default: return RexstoreError(.unavailable, message)
+    }
+  }
+
+  /// An object resource (`storage#object`) as rexstore reports it.
+  static func objectInfo(_ json: JSONValue) -> ObjectInfo? {
+    guard case .string(let name)? = json["name"] else { return nil }
+    func text(_ key: String) -> String? {
+      if case .string(let value)? = json[key] { return value }
+      return nil
+    }
+    return ObjectInfo(
+      name: name, size: text("size").flatMap { Int64($0) } ?? 0, md5: text("md5Hash"), crc32c: text("crc32c"),
+      contentType: text("contentType"), backend: "gcs", updated: text("updated").flatMap(Timestamp.parse),
+      generation: text("generation").flatMap { Int64($0) })
+  }
+
+  func objectInfo(_ what: String, _ response: HTTPResponse) throws(RexstoreError) -> ObjectInfo {
+    guard let json = try? JSONParser.parse(response.text), let info = GCSClient.objectInfo(json) else {
+      throw RexstoreError(.unavailable, "cannot \(what): GCS sent an unreadable object resource")
+    }
+    return info
+  }
+}

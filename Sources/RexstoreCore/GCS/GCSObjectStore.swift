@@ -1,0 +1,239 @@
+import Dispatch
+
+/// Objects in a GCS bucket, through the JSON API. Same names and the same guarantees as the local
+/// store: uploads are all-or-nothing (`ifGenerationMatch=0` unless overwriting), downloads are
+/// verified against `x-goog-hash` as they stream.
+public final class GCSObjectStore: ObjectStore {
+  public let backend = "gcs"
+  let client: GCSClient
+
+  public init(settings: GCSSettings, tokens: TokenSource?) throws(RexstoreError) {
+    client = try GCSClient(settings: settings, tokens: tokens)
+  }
+
+  public var bucket: String { client.settings.bucket }
+
+  public func put(
+    _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
+  ) throws(RexstoreError) -> ObjectInfo {
+    // An overwrite is conditional on the generation just seen, so it too can be retried safely, and
+    // a concurrent writer in between makes it fail (conflict) instead of being silently replaced.
+    let generation = overwrite ? (try stat(name)?.generation ?? 0) : 0
+    return try GCSUpload(client: client, name: name, contentType: contentType, ifGenerationMatch: generation).run(source)
+  }
+
+  public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
+    try GCSDownload(client: client, name: name).run(into: sink)
+  }
+
+  public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
+    let what = "read '\(name)'"
+    let response = try client.send(what) { HTTPRequest(method: "GET", url: client.objectURL(name)) }
+    if response.status == 404 { return nil }
+    guard response.status == 200 else { throw client.failure(what, response) }
+    return try client.objectInfo(what, response)
+  }
+
+  public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
+    let page = try listPage(prefix: prefix, delimiter: nil, pageToken: pageToken, pageSize: pageSize)
+    return ObjectPage(items: page.items, nextPageToken: page.next)
+  }
+
+  public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
+    var segments: [String] = []
+    var token: String?
+    repeat {
+      let page = try listPage(prefix: prefix, delimiter: "/", pageToken: token, pageSize: 1000)
+      segments += page.prefixes.map { String($0.dropFirst(prefix.count).dropLast()) }
+      token = page.next
+    } while token != nil
+    return segments.sorted()
+  }
+
+  private func listPage(
+    prefix: String, delimiter: String?, pageToken: String?, pageSize: Int
+  ) throws(RexstoreError) -> (items: [ObjectInfo], prefixes: [String], next: String?) {
+    let what = "list gs://\(bucket)/\(prefix)"
+    let url = client.bucketPath + "/o" + GCSClient.query([
+      ("prefix", prefix), ("delimiter", delimiter), ("maxResults", String(pageSize)), ("pageToken", pageToken),
+    ])
+    let response = try client.send(what) { HTTPRequest(method: "GET", url: url) }
+    guard response.status == 200, let json = try? JSONParser.parse(response.text) else {
+      throw response.status == 200
+        ? RexstoreError(.unavailable, "cannot \(what): unreadable answer") : client.failure(what, response)
+    }
+    var items: [ObjectInfo] = []
+    if case .array(let list)? = json["items"] { items = list.compactMap(GCSClient.objectInfo) }
+    var prefixes: [String] = []
+    if case .array(let list)? = json["prefixes"] {
+      prefixes = list.compactMap { if case .string(let p) = $0 { return p } else { return nil } }
+    }
+    var next: String?
+    if case .string(let token)? = json["nextPageToken"], !token.isEmpty { next = token }
+    return (items.sorted { $0.name < $1.name }, prefixes, next)
+  }
+
+  public func delete(_ name: String) throws(RexstoreError) -> Bool {
+    guard let info = try stat(name), let generation = info.generation else { return false }
+    return try delete(name, generation: generation, client: client)
+  }
+
+  /// Deletes one generation of an object. The precondition makes the retry safe; a 404 after a try
+  /// whose answer was lost means that try did the deleting.
+  func delete(_ name: String, generation: Int64, client: GCSClient) throws(RexstoreError) -> Bool {
+    let what = "delete '\(name)'"
+    let url = client.objectURL(name) + "?ifGenerationMatch=\(generation)"
+    var unanswered = false
+    let response = try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+      switch try client.exchange({ HTTPRequest(method: "DELETE", url: url) }) {
+      case .noAnswer(let message):
+        unanswered = true
+        return .retry(client.unreachable(what, message), retryAfterSeconds: nil)
+      case .response(let response):
+        if GCSClient.isRetryable(response.status) {
+          unanswered = true
+          return .retry(client.failure(what, response), retryAfterSeconds: nil)
+        }
+        return .done(response)
+      }
+    }
+    switch response.status {
+    case 200, 204: return true
+    case 404: return unanswered
+    case 412: throw RexstoreError(.conflict, "cannot \(what): it was replaced meanwhile; nothing deleted")
+    default: throw client.failure(what, response)
+    }
+  }
+
+  public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
+    let existing = try listAll(prefix: directory + "/")
+    var generations: [String: Int64] = [:]
+    for info in existing { generations[info.name] = info.generation ?? 0 }
+    let results = try uploadInParallel(members, generations: generations)
+    var uploaded: [ObjectInfo] = []
+    var firstError: RexstoreError?
+    for result in results {
+      switch result {
+      case .success(let info): uploaded.append(info)
+      case .failure(let error): firstError = firstError ?? error
+      case nil: firstError = firstError ?? RexstoreError(.internal, "an upload did not run")
+      }
+    }
+    let replacement = GCSGroupReplacement(
+      store: self, objects: uploaded,
+      stale: existing.filter { old in !members.contains { $0.name == old.name } })
+    if let firstError {
+      // All or nothing: what did upload is removed again before the caller falls back or fails.
+      replacement.undo()
+      throw firstError
+    }
+    return replacement
+  }
+
+  /// Uploads each member on one of at most `parallelUploads` threads, each with its own connection.
+  private func uploadInParallel(
+    _ members: [GroupMember], generations: [String: Int64]
+  ) throws(RexstoreError) -> [Result<ObjectInfo, RexstoreError>?] {
+    let width = max(1, min(client.settings.parallelUploads, members.count))
+    var clients = [client]
+    for _ in 1..<max(width, 1) { clients.append(try client.sibling()) }
+    let results = ResultSlots(count: members.count)
+    let next = Counter()
+    // Each worker touches only its own client and the members it takes from the counter.
+    let shared = Unchecked((clients, members))
+    DispatchQueue.concurrentPerform(iterations: width) { worker in
+      let (pool, members) = shared.value
+      let client = pool[worker]
+      while let index = next.take(below: members.count) {
+        let member = members[index]
+        let upload = GCSUpload(
+          client: client, name: member.name, contentType: member.contentType,
+          ifGenerationMatch: generations[member.name] ?? 0)
+        do throws(RexstoreError) {
+          results.set(index, .success(try upload.run(member.source)))
+        } catch {
+          results.set(index, .failure(error))
+        }
+      }
+    }
+    return results.values
+  }
+
+  public func repairGroup(
+    directory: String, toMatch expected: [ObjectInfo], reread: () throws(RexstoreError) -> [ObjectInfo]?
+  ) throws(RexstoreError) -> Bool {
+    // Uploads land under their final names; there is no swapped-out set to put back.
+    false
+  }
+
+  public func deleteGroup(directory: String) throws(RexstoreError) -> Int {
+    var count = 0
+    for info in try listAll(prefix: directory + "/") {
+      if let generation = info.generation, try delete(info.name, generation: generation, client: client) { count += 1 }
+    }
+    return count
+  }
+
+  /// Reachability and access in one request: the bucket's metadata.
+  public func probe() throws(RexstoreError) {
+    let what = "read bucket gs://\(bucket)"
+    let response = try client.send(what) { HTTPRequest(method: "GET", url: client.bucketPath) }
+    guard response.status == 200 else { throw client.failure(what, response) }
+  }
+}
+
+/// The uploaded set of a profile store: `finish` removes old samples the new set lacks; `undo`
+/// removes what was uploaded (GCS keeps no swapped-out copy to restore).
+final class GCSGroupReplacement: GroupReplacement {
+  let store: GCSObjectStore
+  let objects: [ObjectInfo]
+  let stale: [ObjectInfo]
+
+  init(store: GCSObjectStore, objects: [ObjectInfo], stale: [ObjectInfo]) {
+    self.store = store
+    self.objects = objects
+    self.stale = stale
+  }
+
+  func finish() {
+    for info in stale {
+      if let generation = info.generation { _ = try? store.delete(info.name, generation: generation, client: store.client) }
+    }
+  }
+
+  func undo() {
+    for info in objects {
+      if let generation = info.generation { _ = try? store.delete(info.name, generation: generation, client: store.client) }
+    }
+  }
+}
+
+/// Results written by worker threads, each to its own slot.
+private final class ResultSlots: @unchecked Sendable {
+  private let lock = Mutex()
+  private var slots: [Result<ObjectInfo, RexstoreError>?]
+
+  init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+  func set(_ index: Int, _ value: Result<ObjectInfo, RexstoreError>) { lock.locked { slots[index] = value } }
+  var values: [Result<ObjectInfo, RexstoreError>?] { lock.locked { slots } }
+}
+
+private final class Counter: @unchecked Sendable {
+  private let lock = Mutex()
+  private var value = 0
+
+  func take(below limit: Int) -> Int? {
+    lock.locked { () -> Int? in
+      guard value < limit else { return nil }
+      value += 1
+      return value - 1
+    }
+  }
+}
+
+/// Hands values to worker threads that use them without sharing (see the call site's comment).
+private final class Unchecked<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
+}

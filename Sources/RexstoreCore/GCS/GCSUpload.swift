@@ -1,0 +1,270 @@
+import CSupport
+import Glibc
+
+/// One object upload: multipart (metadata, MD5 and CRC32C in one request) up to 8 MiB, resumable
+/// above, in chunks that are multiples of 256 KiB. Memory is one chunk whatever the object's size.
+///
+/// The generation precondition (`0`: create only) makes every request safe to retry, and a retried
+/// upload that finds its own object already there is recognised by its checksums.
+struct GCSUpload {
+  let client: GCSClient
+  let name: String
+  let contentType: String
+  let ifGenerationMatch: Int64
+
+  static let multipartLimit = 8 << 20
+  /// 16 MiB: a 256 MiB object is 16 requests, and a failed chunk costs at most 16 MiB to resend.
+  static let chunkSize = 16 << 20
+
+  var what: String { "upload '\(name)'" }
+
+  func run(_ source: ByteSource) throws(RexstoreError) -> ObjectInfo {
+    // One spare byte past the chunk tells, without another read, whether this chunk is the last.
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: GCSUpload.chunkSize + 1, alignment: 64)
+    defer { buffer.deallocate() }
+    var filled = try fill(buffer, from: source, at: 0, upTo: GCSUpload.multipartLimit + 1)
+    if filled <= GCSUpload.multipartLimit {
+      var hasher = ObjectHasher()
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]))
+      return try multipart(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]), hasher.finalize())
+    }
+    filled = try fill(buffer, from: source, at: filled, upTo: buffer.count)
+    return try resumable(source, buffer: buffer, filled: filled)
+  }
+
+  /// Reads until `buffer[..<limit]` is full or the source ends; returns how many bytes it holds.
+  private func fill(
+    _ buffer: UnsafeMutableRawBufferPointer, from source: ByteSource, at start: Int, upTo limit: Int
+  ) throws(RexstoreError) -> Int {
+    var filled = start
+    while filled < limit {
+      let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<limit]))
+      if n == 0 { break }
+      filled += n
+    }
+    return filled
+  }
+
+  // MARK: - Multipart
+
+  private func multipart(_ data: UnsafeRawBufferPointer, _ sums: Checksums) throws(RexstoreError) -> ObjectInfo {
+    let boundary = "rexstore-\(String(UInt64(rexstoreRandom()), radix: 36))\(String(UInt64(rexstoreRandom()), radix: 36))"
+    let metadata = JSONValue.record([
+      "name": .string(name), "contentType": .string(contentType), "md5Hash": .string(sums.md5),
+      "crc32c": .string(sums.crc32c),
+    ]).serialized(.compact)
+    var body: [UInt8] = []
+    body.reserveCapacity(data.count + 512)
+    body += Array("--\(boundary)\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n\(metadata)\r\n".utf8)
+    body += Array("--\(boundary)\r\nContent-Type: \(contentType)\r\n\r\n".utf8)
+    body += data
+    body += Array("\r\n--\(boundary)--\r\n".utf8)
+    let url = client.uploadPath + GCSClient.query([
+      ("uploadType", "multipart"), ("ifGenerationMatch", String(ifGenerationMatch)),
+    ])
+    var unanswered = false
+    let response = try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+      let exchange = try client.exchange {
+        HTTPRequest(
+          method: "POST", url: url, headers: [("Content-Type", "multipart/related; boundary=\(boundary)")],
+          body: .bytes(body))
+      }
+      switch exchange {
+      case .noAnswer(let message):
+        unanswered = true
+        return .retry(client.unreachable(what, message), retryAfterSeconds: nil)
+      case .response(let response):
+        if GCSClient.isRetryable(response.status) {
+          unanswered = true
+          return .retry(client.failure(what, response), retryAfterSeconds: nil)
+        }
+        return .done(response)
+      }
+    }
+    if response.status == 412, unanswered, let existing = try ownObject(sums) { return existing }
+    return try finished(response, sums)
+  }
+
+  /// After a try whose answer was lost, a 412 may mean the object is ours: the same bytes arrived.
+  private func ownObject(_ sums: Checksums) throws(RexstoreError) -> ObjectInfo? {
+    guard ifGenerationMatch == 0 else { return nil }
+    let response = try client.send("check '\(name)'") { HTTPRequest(method: "GET", url: client.objectURL(name)) }
+    guard response.status == 200, let info = try? client.objectInfo(what, response) else { return nil }
+    return info.md5 == sums.md5 && info.crc32c == sums.crc32c ? info : nil
+  }
+
+  /// The object resource of a finished upload, checked against what was sent.
+  private func finished(_ response: HTTPResponse, _ sums: Checksums) throws(RexstoreError) -> ObjectInfo {
+    guard response.status == 200 || response.status == 201 else {
+      if response.status == 412 {
+        throw RexstoreError(
+          .conflict,
+          ifGenerationMatch == 0
+            ? "'\(name)' already exists in gs://\(client.settings.bucket)" : "'\(name)' changed during the upload",
+          hint: ifGenerationMatch == 0 ? "add --force to replace it" : nil)
+      }
+      throw client.failure(what, response)
+    }
+    var info = try client.objectInfo(what, response)
+    if (info.md5 != nil && info.md5 != sums.md5) || (info.crc32c != nil && info.crc32c != sums.crc32c) {
+      if let generation = info.generation {
+        _ = try? client.send("remove the damaged '\(name)'") {
+          HTTPRequest(method: "DELETE", url: client.objectURL(name) + "?ifGenerationMatch=\(generation)")
+        }
+      }
+      throw RexstoreError(.ioError, "\(what): GCS stored different bytes than were sent (checksum mismatch); removed")
+    }
+    info.md5 = info.md5 ?? sums.md5
+    info.crc32c = info.crc32c ?? sums.crc32c
+    return info
+  }
+
+  // MARK: - Resumable
+
+  private func resumable(
+    _ source: ByteSource, buffer: UnsafeMutableRawBufferPointer, filled initial: Int
+  ) throws(RexstoreError) -> ObjectInfo {
+    let session = try startSession()
+    var filled = initial
+    var offset: Int64 = 0
+    var hasher = ObjectHasher()
+    do throws(RexstoreError) {
+      while true {
+        let isLast = filled <= GCSUpload.chunkSize
+        let length = isLast ? filled : GCSUpload.chunkSize
+        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+        hasher.update(chunk)
+        let total: Int64? = isLast ? offset + Int64(length) : nil
+        let sums = isLast ? hasher.finalize() : nil
+        if let object = try sendChunk(session, chunk, at: offset, total: total, sums: sums) {
+          return try finished(object, sums ?? hasher.finalize())
+        }
+        guard !isLast else { throw RexstoreError(.unavailable, "\(what): GCS did not finish the upload") }
+        offset += Int64(length)
+        // Keep the spare byte: it starts the next chunk.
+        buffer[0] = buffer[GCSUpload.chunkSize]
+        filled = try fill(buffer, from: source, at: 1, upTo: buffer.count)
+      }
+    } catch {
+      cancel(session)
+      throw error
+    }
+  }
+
+  private func startSession() throws(RexstoreError) -> String {
+    let url = client.uploadPath + GCSClient.query([
+      ("uploadType", "resumable"), ("name", name), ("ifGenerationMatch", String(ifGenerationMatch)),
+    ])
+    let metadata = Array(JSONValue.record(["name": .string(name), "contentType": .string(contentType)]).serialized(.compact).utf8)
+    let response = try client.send(what) {
+      HTTPRequest(
+        method: "POST", url: url,
+        headers: [("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Type", contentType)],
+        body: .bytes(metadata))
+    }
+    guard response.status == 200 || response.status == 201, let location = response.header("location") else {
+      throw client.failure(what, response)
+    }
+    return location
+  }
+
+  /// Sends `chunk` (the bytes at `offset`), resending from whatever the server says it kept after a
+  /// failure. Returns the final answer once the upload is over (the object, or a refusal such as
+  /// 412), nil while more bytes are expected.
+  private func sendChunk(
+    _ session: String, _ chunk: UnsafeRawBufferPointer, at offset: Int64, total: Int64?, sums: Checksums?
+  ) throws(RexstoreError) -> HTTPResponse? {
+    let end = offset + Int64(chunk.count)
+    let totalText = total.map { String($0) } ?? "*"
+    var persisted = offset
+    return try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse?> in
+      while true {
+        let start = persisted
+        let rest = UnsafeRawBufferPointer(rebasing: chunk[Int(start - offset)...])
+        let range = rest.isEmpty ? "bytes */\(totalText)" : "bytes \(start)-\(end - 1)/\(totalText)"
+        var headers = [("Content-Range", range)]
+        if let sums { headers.append(("X-Goog-Hash", "crc32c=\(sums.crc32c),md5=\(sums.md5)")) }
+        let exchange = try client.exchange {
+          HTTPRequest(method: "PUT", url: session, headers: headers, body: .stream(length: Int64(rest.count)) {
+            var sent = 0
+            return { buffer in
+              let n = min(buffer.count, rest.count - sent)
+              buffer.baseAddress!.copyMemory(from: rest.baseAddress! + sent, byteCount: n)
+              sent += n
+              return n
+            }
+          })
+        }
+        var failure: RexstoreError
+        switch exchange {
+        case .noAnswer(let message):
+          failure = client.unreachable(what, message)
+        case .response(let response):
+          switch response.status {
+          case 308:
+            persisted = try GCSUpload.persisted(response, chunkStart: offset, what: what)
+            if persisted >= end { return .done(nil) }
+            // The server kept less than was sent: send the rest now; a short write is no failure.
+            if persisted > start { continue }
+            failure = RexstoreError(.unavailable, "\(what): GCS kept none of a chunk")
+          case let status where GCSClient.isRetryable(status):
+            failure = client.failure(what, response)
+          case 404, 410:
+            throw RexstoreError(.unavailable, "\(what): the upload session is gone (HTTP \(response.status))")
+          default:
+            return .done(response)
+          }
+        }
+        // Ask the session what it holds before trying again: it may have kept part of the chunk, or all.
+        switch try askOffset(session, total: totalText, chunkStart: offset) {
+        case .complete(let response): return .done(response)
+        case .holds(let count):
+          persisted = count
+          if persisted >= end { return .done(nil) }
+        case .unknown: break
+        }
+        return .retry(failure, retryAfterSeconds: nil)
+      }
+    }
+  }
+
+  enum SessionState {
+    case holds(Int64)
+    case complete(HTTPResponse)
+    case unknown
+  }
+
+  /// Asks the session how many bytes it holds (`PUT`, no body, `Content-Range: bytes */TOTAL`).
+  private func askOffset(_ session: String, total: String, chunkStart: Int64) throws(RexstoreError) -> SessionState {
+    let exchange = try client.exchange {
+      HTTPRequest(method: "PUT", url: session, headers: [("Content-Range", "bytes */\(total)")])
+    }
+    guard case .response(let response) = exchange else { return .unknown }
+    switch response.status {
+    case 308: return .holds(try GCSUpload.persisted(response, chunkStart: chunkStart, what: what))
+    case 200, 201: return .complete(response)
+    default: return .unknown
+    }
+  }
+
+  /// The end of a 308's `Range: bytes=0-N` header, plus one (no header: nothing kept). It may not fall
+  /// before the chunk in hand: earlier bytes are no longer in memory to send again.
+  static func persisted(_ response: HTTPResponse, chunkStart: Int64, what: String) throws(RexstoreError) -> Int64 {
+    var kept: Int64 = 0
+    if let range = response.header("range"), let dash = range.lastIndex(of: "-"),
+      let last = Int64(range[range.index(after: dash)...])
+    {
+      kept = last + 1
+    }
+    guard kept >= chunkStart else {
+      throw RexstoreError(.unavailable, "\(what): GCS lost bytes it had acknowledged (it holds \(kept), expected \(chunkStart))")
+    }
+    return kept
+  }
+
+  private func cancel(_ session: String) {
+    _ = try? client.exchange { HTTPRequest(method: "DELETE", url: session) }
+  }
+}
+
+func rexstoreRandom() -> UInt32 { rexstore_random32() }

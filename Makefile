@@ -2,9 +2,13 @@
 # `make test` (install what a fresh machine lacks, then run every test).
 
 SWIFT ?= swift
-# A fully static executable: no dynamic loader work at start-up (libstdc++'s relocations alone cost
-# more instructions than a whole `pattern get`), and SQLite linked from Debian's libsqlite3.a.
-RELEASE_FLAGS = -c release --static-swift-stdlib -Xswiftc -static-executable
+# Start-up time decides point reads, so the release binary keeps the dynamic loader's work small:
+# the Swift runtime and libstdc++ are linked in statically (the driver's own -lstdc++ finds only the
+# .a in STATIC_CXX, searched first) and the executable is not position-independent, so its Swift
+# metadata needs no relocation at start. glibc stays dynamic because libcurl is loaded with dlopen
+# on first use, which a fully static executable cannot do.
+STATIC_CXX = .build/static-cxx
+RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_CXX) -Xswiftc -Xclang-linker -Xswiftc -no-pie
 BIN = .build/release/rexstore
 # Debian packages the build and the tests need: SQLite to link against, libcurl's header (the library
 # itself is loaded at run time), the sqlite3 CLI and mandoc, zsh and fish to check the generated man
@@ -24,7 +28,8 @@ run: build
 	$(BIN) db upgrade --pretty
 	$(BIN) health --pretty
 
-build:
+build: deps
+	mkdir -p $(STATIC_CXX) && ln -sf "$$(g++ -print-file-name=libstdc++.a)" $(STATIC_CXX)/libstdc++.a
 	$(SWIFT) build $(RELEASE_FLAGS)
 
 ## Install missing Debian packages (only when something is missing, so local runs stay offline).

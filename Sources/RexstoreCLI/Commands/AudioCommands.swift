@@ -10,9 +10,11 @@ enum AudioCommands {
   static let put = CommandSpec(
     "audio", "put", summary: "Store a recording, never overwriting without --force",
     discussion: """
-      The object is audio/USER/NAME, NAME being --name or the file's own name. It is written to a
-      temporary file, fsynced and moved into place, so it is either complete or absent. The output
-      names its size, MD5 and CRC32C (base64, as GCS writes them) and the backend used.
+      The object is audio/USER/NAME, NAME being --name or the file's own name. In GCS it is uploaded
+      create-only with its MD5 and CRC32C (resumable above 8 MiB); locally it is written to a
+      temporary file, fsynced and moved into place. Either way it is complete or absent. The output
+      names its size, checksums (base64, as GCS writes them), the backend used and, if GCS could not
+      take it, the fallback_reason.
       """,
     arguments: [user, ArgumentSpec("FILE", help: "the recording, or - for standard input", completion: .file)],
     options: [

@@ -22,7 +22,13 @@ enum ManPage {
       .Sh DESCRIPTION
       .Nm
       keeps behavioural patterns, conversation context and insights in a SQLite database shared with the
-      Rex app.
+      Rex app, and audio recordings and voice-profile samples in Google Cloud Storage, with a local
+      object root of the same layout for when GCS is off or failing: a write GCS cannot take lands
+      there, says so in its output
+      .Pq Li backend , fallback_reason
+      and warns on standard error, unless
+      .Fl \\-no-fallback
+      is given.
       Every command prints one JSON value on standard output and has a documented exit status;
       errors are one JSON line on standard error.
       .Sh COMMANDS
@@ -94,13 +100,31 @@ enum ManPage {
       the bucket, as
       .Fl \\-bucket .
       .It Ev GOOGLE_APPLICATION_CREDENTIALS
-      service-account key file, as
+      service-account key or authorized-user file, as
       .Fl \\-credentials ;
-      signing needs one.
+      signing needs a service-account key.
+      Without one, gcloud's
+      .Pa application_default_credentials.json
+      (under
+      .Ev CLOUDSDK_CONFIG
+      or
+      .Pa ~/.config/gcloud )
+      is used, else the GCE metadata server.
+      .It Ev GCE_METADATA_HOST
+      metadata server address (default 169.254.169.254).
       .It Ev STORAGE_EMULATOR_HOST
-      GCS emulator address; signed URLs use it as their host.
-      .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev HOME
-      locate the default data root and config file.
+      GCS emulator address; no credentials are used, and signed URLs use it as their host.
+      .It Ev REXSTORE_GCS_ENDPOINT
+      another JSON API endpoint; credentials are still used.
+      .It Ev REXSTORE_NO_FALLBACK
+      .Li 1
+      makes a write that GCS cannot take fail (exit 69) instead of landing in the local root, as
+      .Fl \\-no-fallback .
+      .It Ev REXSTORE_GCS_RETRIES , Ev REXSTORE_GCS_RETRY_DELAY , Ev REXSTORE_GCS_TIMEOUT
+      tries per GCS request (default 5), the first retry's wait (500ms, doubling, with full jitter),
+      and how long a transfer may stall (60s).
+      .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev XDG_CACHE_HOME , Ev HOME
+      locate the default data root, config file and token cache.
       .El
       .Pp
       Precedence: flag, then environment, then config file, then default.
@@ -109,8 +133,10 @@ enum ManPage {
       .It Pa $XDG_DATA_HOME/rexstore/rexstore.sqlite3
       the default database, created with mode 0600 in a 0700 directory.
       .It Pa $XDG_CONFIG_HOME/rexstore/config.json
-      optional config file: a JSON object with the keys root, db, objects, busy_timeout, backend, bucket
-      and credentials.
+      optional config file: a JSON object with the keys root, db, objects, busy_timeout, backend, bucket,
+      credentials, no_fallback, gcs_endpoint, gcs_retries, gcs_retry_delay and gcs_timeout.
+      .It Pa $XDG_CACHE_HOME/rexstore/token-*.json
+      cached GCS access tokens, mode 0600, reused until five minutes before they expire.
       .El
       .Sh EXIT STATUS
       .Bl -tag -width Ds -compact
@@ -125,7 +151,7 @@ enum ManPage {
       .It 66
       input file or database missing
       .It 69
-      service unavailable
+      service unavailable: GCS out with fallback off, or on a delete
       .It 70
       internal error
       .It 73
@@ -133,7 +159,7 @@ enum ManPage {
       .It 74
       I/O error
       .It 75
-      database busy after the timeout; retry
+      database busy after the timeout, or GCS rate-limited after retries; retry
       .It 77
       permission denied
       .It 78

@@ -33,7 +33,20 @@ extension Config {
     if emulatorHost != nil { return .anonymous }
     if let credentials { return try GCSCredentials.load(path: credentials.value) }
     if let wellKnownCredentials { return try GCSCredentials.load(path: wellKnownCredentials) }
-    return .metadataServer(host: metadataHost?.value ?? "169.254.169.254")
+    if let metadataHost { return .metadataServer(host: metadataHost.value) }
+    // Off Google Cloud, asking 169.254.169.254 would only cost timeouts before the fallback.
+    guard Config.onGoogleCompute else {
+      throw RexstoreError(
+        .unavailable, "no GCS credentials: no credentials file, no gcloud ADC file, and not on Google Cloud",
+        hint: "set GOOGLE_APPLICATION_CREDENTIALS or --credentials")
+    }
+    return .metadataServer(host: "169.254.169.254")
+  }
+
+  /// What google-auth checks before it tries the metadata server: the DMI product name.
+  static var onGoogleCompute: Bool {
+    guard let name = try? FileSystem.readSmallFile("/sys/class/dmi/id/product_name", limit: 4096) else { return false }
+    return name.hasPrefix("Google")
   }
 
   /// Which credentials a GCS request would use, for `health` (never the secret itself).
@@ -41,7 +54,8 @@ extension Config {
     if emulatorHost != nil { return "none (emulator)" }
     if let credentials { return credentials.value }
     if let wellKnownCredentials { return wellKnownCredentials }
-    return "metadata server " + (metadataHost?.value ?? "169.254.169.254")
+    if let metadataHost { return "metadata server " + metadataHost.value }
+    return Config.onGoogleCompute ? "metadata server 169.254.169.254" : "none found"
   }
 }
 

@@ -20,7 +20,7 @@ public struct Audio {
 
   /// Downloads an object to `path` atomically.
   public func download(_ blob: AudioBlob, to path: String) throws(RexstoreError) -> ObjectInfo {
-    if try objects.stat(blob.name) == nil { throw missing(blob.name) }
+    // No stat first: a missing object leaves only a temporary file, removed at once, and PATH as it was.
     let result = try FileDownload.write(to: path) { sink throws(RexstoreError) in
       try objects.get(blob.name, into: sink)
     }

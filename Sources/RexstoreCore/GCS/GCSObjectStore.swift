@@ -232,8 +232,8 @@ private final class Counter: @unchecked Sendable {
   }
 }
 
-/// Hands values to worker threads that use them without sharing (see the call site's comment).
-private final class Unchecked<Value>: @unchecked Sendable {
+/// Hands values to worker threads that use them without sharing (see each call site's comment).
+final class Unchecked<Value>: @unchecked Sendable {
   let value: Value
   init(_ value: Value) { self.value = value }
 }

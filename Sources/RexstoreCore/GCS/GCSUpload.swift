@@ -1,4 +1,5 @@
 import CSupport
+import Dispatch
 import Glibc
 
 /// One object upload: multipart (metadata, MD5 and CRC32C in one request) up to 8 MiB, resumable
@@ -127,17 +128,33 @@ struct GCSUpload {
     let session = try startSession()
     var filled = initial
     var offset: Int64 = 0
-    var hasher = ObjectHasher()
+    let hashing = BackgroundHasher()
     do throws(RexstoreError) {
       while true {
         let isLast = filled <= GCSUpload.chunkSize
         let length = isLast ? filled : GCSUpload.chunkSize
         let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
-        hasher.update(chunk)
         let total: Int64? = isLast ? offset + Int64(length) : nil
-        let sums = isLast ? hasher.finalize() : nil
-        if let object = try sendChunk(session, chunk, at: offset, total: total, sums: sums) {
-          return try finished(object, sums ?? hasher.finalize())
+        // The last chunk carries the whole object's checksums, so it is hashed first; every other
+        // chunk is hashed on a second thread while it is on the wire (MD5 costs about as much as the
+        // send), and the buffer is refilled only after both are done.
+        var sums: Checksums?
+        if isLast {
+          hashing.update(chunk)
+          sums = hashing.finalize()
+        } else {
+          hashing.start(chunk)
+        }
+        let answer: HTTPResponse?
+        do throws(RexstoreError) {
+          answer = try sendChunk(session, chunk, at: offset, total: total, sums: sums)
+        } catch {
+          hashing.wait()
+          throw error
+        }
+        hashing.wait()
+        if let object = answer {
+          return try finished(object, sums ?? hashing.finalize())
         }
         guard !isLast else { throw RexstoreError(.unavailable, "\(what): GCS did not finish the upload") }
         offset += Int64(length)
@@ -268,3 +285,30 @@ struct GCSUpload {
 }
 
 func rexstoreRandom() -> UInt32 { rexstore_random32() }
+
+/// An `ObjectHasher` that can digest one buffer on a second thread while the caller sends it.
+final class BackgroundHasher: @unchecked Sendable {
+  private var hasher = ObjectHasher()
+  private let done = DispatchSemaphore(value: 0)
+  private var running = false
+
+  func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
+
+  /// Hashes `bytes` in the background; the caller must not change them before `wait()`.
+  func start(_ bytes: UnsafeRawBufferPointer) {
+    running = true
+    let pointer = Unchecked(bytes)
+    DispatchQueue.global().async {
+      self.hasher.update(pointer.value)
+      self.done.signal()
+    }
+  }
+
+  func wait() {
+    guard running else { return }
+    done.wait()
+    running = false
+  }
+
+  func finalize() -> Checksums { hasher.finalize() }
+}

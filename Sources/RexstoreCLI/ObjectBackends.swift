@@ -19,12 +19,14 @@ extension Config {
       throw RexstoreError(.config, "GCS needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
     }
     let timeout = max(1, milliseconds(gcsTimeout) / 1000)
-    return GCSSettings(
+    var settings = GCSSettings(
       endpoint: gcsEndpointURL, bucket: bucket.value,
       retry: RetryPolicy(
         attempts: Int(gcsRetries.value) ?? 5, baseDelayMilliseconds: milliseconds(gcsRetryDelay),
         maxDelayMilliseconds: max(milliseconds(gcsRetryDelay), 16_000)),
       timeouts: HTTPTimeouts(connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout))
+    settings.spoolDirectory = objects.value + "/.rexstore-spool"
+    return settings
   }
 
   /// Application Default Credentials, in their order: none under an emulator; the named file; gcloud's

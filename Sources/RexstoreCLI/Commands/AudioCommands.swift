@@ -110,7 +110,7 @@ enum AudioCommands {
     if inv.flag("dry-run") {
       return .json(summary(candidates.map(\.json), cutoff: cutoff, dryRun: true))
     }
-    let results = audio.remove(try candidates.map { info throws(RexstoreError) in try AudioBlob(parsing: info.name) }, ifExists: true)
+    let results = audio.removeListed(candidates)
     let report = batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
     guard case .report(let json, let exit) = report else { return report }
     return .report(json.adding(["dry_run": .bool(false), "cutoff": .string(cutoff.outputForm)]), exit: exit)

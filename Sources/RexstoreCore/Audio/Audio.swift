@@ -55,6 +55,18 @@ public struct Audio {
     }
   }
 
+  /// Deletes exactly the listed copies (`prune`): a newer object written under the same name since
+  /// the listing, or a copy in the other backend, is left alone.
+  public func removeListed(_ infos: [ObjectInfo]) -> [Deletion] {
+    infos.map { info in
+      do throws(RexstoreError) {
+        return Deletion(blob: info.name, deleted: try objects.deleteListed(info), error: nil)
+      } catch {
+        return Deletion(blob: info.name, deleted: false, error: error)
+      }
+    }
+  }
+
   /// Audio objects older than `cutoff` (of one user, or all), oldest first.
   public func pruneCandidates(olderThan cutoff: Timestamp, user: String?) throws(RexstoreError) -> [ObjectInfo] {
     let users: [String]

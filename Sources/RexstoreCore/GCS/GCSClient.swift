@@ -7,6 +7,8 @@ public struct GCSSettings: Sendable {
   public var timeouts: HTTPTimeouts
   /// How many profile samples upload at once.
   public var parallelUploads: Int
+  /// Where copies of profile samples wait while a re-store overwrites them (unlinked files).
+  public var spoolDirectory: String = "/tmp"
 
   public init(endpoint: String, bucket: String, retry: RetryPolicy = RetryPolicy(),
               timeouts: HTTPTimeouts = HTTPTimeouts(), parallelUploads: Int = 4) {
@@ -57,9 +59,17 @@ final class GCSClient {
     case noAnswer(String)
   }
 
-  /// A transport failure that no retry can fix (a malformed endpoint URL, say).
+  /// A transport failure that no retry can fix (a malformed endpoint URL, say): a configuration
+  /// mistake, which must fail loudly rather than quietly fall back.
   func hopeless(_ message: String) -> RexstoreError {
-    RexstoreError(.unavailable, "cannot reach GCS at \(settings.endpoint): \(message)")
+    RexstoreError(.config, "cannot use the GCS endpoint \(settings.endpoint): \(message)",
+      hint: "check STORAGE_EMULATOR_HOST / REXSTORE_GCS_ENDPOINT")
+  }
+
+  /// The bucket itself is missing: a configuration mistake, not an absent object.
+  func noBucket() -> RexstoreError {
+    RexstoreError(.config, "bucket gs://\(settings.bucket) does not exist at \(settings.endpoint)",
+      hint: "check GCS_BUCKET_NAME / --bucket")
   }
 
   /// One try, with a token. A 401 (a token revoked or expired early) gets one more try with a fresh token.
@@ -125,6 +135,7 @@ final class GCSClient {
     let message = "cannot \(what): GCS answered \(detail)"
     switch response.status {
     case 401, 403: return RexstoreError(.permissionDenied, message)
+    case 404 where detail.lowercased().contains("bucket"): return noBucket()
     case 404: return RexstoreError(.notFound, message)
     case 409, 412: return RexstoreError(.conflict, message)
     case 400: return RexstoreError(.invalidInput, message)

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 
 /// Objects in a GCS bucket, through the JSON API. Same names and the same guarantees as the local
 /// store: uploads are all-or-nothing (`ifGenerationMatch=0` unless overwriting), downloads are
@@ -19,7 +20,14 @@ public final class GCSObjectStore: ObjectStore {
     // An overwrite is conditional on the generation just seen, so it too can be retried safely, and
     // a concurrent writer in between makes it fail (conflict) instead of being silently replaced.
     let generation = overwrite ? (try stat(name)?.generation ?? 0) : 0
-    return try GCSUpload(client: client, name: name, contentType: contentType, ifGenerationMatch: generation).run(source)
+    return try put(name, from: source, contentType: contentType, ifGenerationMatch: generation)
+  }
+
+  /// An upload conditional on one generation (`0`: only if absent); 412 is a conflict.
+  public func put(
+    _ name: String, from source: ByteSource, contentType: String, ifGenerationMatch generation: Int64
+  ) throws(RexstoreError) -> ObjectInfo {
+    try GCSUpload(client: client, name: name, contentType: contentType, ifGenerationMatch: generation).run(source)
   }
 
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
@@ -29,7 +37,10 @@ public final class GCSObjectStore: ObjectStore {
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
     let what = "read '\(name)'"
     let response = try client.send(what) { HTTPRequest(method: "GET", url: client.objectURL(name)) }
-    if response.status == 404 { return nil }
+    if response.status == 404 {
+      if case let error = client.failure(what, response), error.code == .config { throw error }
+      return nil
+    }
     guard response.status == 200 else { throw client.failure(what, response) }
     return try client.objectInfo(what, response)
   }
@@ -58,6 +69,7 @@ public final class GCSObjectStore: ObjectStore {
       ("prefix", prefix), ("delimiter", delimiter), ("maxResults", String(pageSize)), ("pageToken", pageToken),
     ])
     let response = try client.send(what) { HTTPRequest(method: "GET", url: url) }
+    if response.status == 404 { throw client.noBucket() }
     guard response.status == 200, let json = try? JSONParser.parse(response.text) else {
       throw response.status == 200
         ? RexstoreError(.unavailable, "cannot \(what): unreadable answer") : client.failure(what, response)
@@ -76,6 +88,16 @@ public final class GCSObjectStore: ObjectStore {
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
     guard let info = try stat(name), let generation = info.generation else { return false }
     return try delete(name, generation: generation, client: client)
+  }
+
+  public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool {
+    guard let generation = info.generation else { return try delete(info.name) }
+    do throws(RexstoreError) {
+      return try delete(info.name, generation: generation, client: client)
+    } catch {
+      guard error.code == .conflict else { throw error }
+      throw RexstoreError(.conflict, "'\(info.name)' was rewritten after it was listed; the new version is kept")
+    }
   }
 
   /// Deletes one generation of an object. The precondition makes the retry safe; a 404 after a try
@@ -105,10 +127,19 @@ public final class GCSObjectStore: ObjectStore {
     }
   }
 
+  /// GCS has no atomic rename, so samples are overwritten in place. To keep "all or nothing", every
+  /// sample about to be overwritten is first copied to an unlinked file in the spool directory (a
+  /// profile's samples are small); `undo` uploads those copies back, each conditional on the
+  /// generation this store wrote, so a concurrent store's later write is never undone.
   public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
     let existing = try listAll(prefix: directory + "/")
     var generations: [String: Int64] = [:]
-    for info in existing { generations[info.name] = info.generation ?? 0 }
+    var backups: [String: (ObjectInfo, ByteSource)] = [:]
+    for info in existing where members.contains(where: { $0.name == info.name }) {
+      let copy = try backUp(info)
+      backups[info.name] = copy
+      generations[info.name] = copy.0.generation ?? info.generation ?? 0
+    }
     let results = try uploadInParallel(members, generations: generations)
     var uploaded: [ObjectInfo] = []
     var firstError: RexstoreError?
@@ -120,14 +151,31 @@ public final class GCSObjectStore: ObjectStore {
       }
     }
     let replacement = GCSGroupReplacement(
-      store: self, objects: uploaded,
+      store: self, objects: uploaded, backups: backups,
       stale: existing.filter { old in !members.contains { $0.name == old.name } })
     if let firstError {
-      // All or nothing: what did upload is removed again before the caller falls back or fails.
+      // All or nothing: what did upload is undone before the caller falls back or fails.
       replacement.undo()
       throw firstError
     }
     return replacement
+  }
+
+  /// A verified copy of one object in an unlinked spool file, and its metadata (with the generation read).
+  private func backUp(_ info: ObjectInfo) throws(RexstoreError) -> (ObjectInfo, ByteSource) {
+    let directory = client.settings.spoolDirectory
+    try FileSystem.makeDirectories(directory)
+    let path = directory + "/" + FileSystem.temporaryName(for: "backup")
+    let fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
+    unlink(path)
+    let copy = ByteSource(fd: fd, name: info.name, owned: true)
+    guard var read = try get(info.name, into: DescriptorSink(fd: fd, name: path)) else {
+      throw RexstoreError(.conflict, "'\(info.name)' disappeared during the store; nothing changed")
+    }
+    read.contentType = read.contentType ?? info.contentType
+    guard copy.rewind() else { throw RexstoreError(.ioError, "cannot reread the copy of '\(info.name)'") }
+    return (read, copy)
   }
 
   /// Uploads each member on one of at most `parallelUploads` threads, each with its own connection.
@@ -174,24 +222,25 @@ public final class GCSObjectStore: ObjectStore {
     return count
   }
 
-  /// Reachability and access in one request: the bucket's metadata.
+  /// Reachability, credentials and access in one request: a one-item listing, which needs only the
+  /// object permissions rexstore uses (a bucket-metadata read would also need storage.buckets.get).
   public func probe() throws(RexstoreError) {
-    let what = "read bucket gs://\(bucket)"
-    let response = try client.send(what) { HTTPRequest(method: "GET", url: client.bucketPath) }
-    guard response.status == 200 else { throw client.failure(what, response) }
+    _ = try listPage(prefix: "audio/", delimiter: nil, pageToken: nil, pageSize: 1)
   }
 }
 
 /// The uploaded set of a profile store: `finish` removes old samples the new set lacks; `undo`
-/// removes what was uploaded (GCS keeps no swapped-out copy to restore).
+/// puts back the samples it overwrote (from their spooled copies) and removes the ones it added.
 final class GCSGroupReplacement: GroupReplacement {
   let store: GCSObjectStore
   let objects: [ObjectInfo]
+  let backups: [String: (ObjectInfo, ByteSource)]
   let stale: [ObjectInfo]
 
-  init(store: GCSObjectStore, objects: [ObjectInfo], stale: [ObjectInfo]) {
+  init(store: GCSObjectStore, objects: [ObjectInfo], backups: [String: (ObjectInfo, ByteSource)], stale: [ObjectInfo]) {
     self.store = store
     self.objects = objects
+    self.backups = backups
     self.stale = stale
   }
 
@@ -203,7 +252,15 @@ final class GCSGroupReplacement: GroupReplacement {
 
   func undo() {
     for info in objects {
-      if let generation = info.generation { _ = try? store.delete(info.name, generation: generation, client: store.client) }
+      guard let generation = info.generation else { continue }
+      if let (old, copy) = backups[info.name] {
+        // Conditional on the generation this store wrote: a later writer's object stays.
+        _ = try? GCSUpload(
+          client: store.client, name: info.name, contentType: old.contentType ?? "audio/wav", ifGenerationMatch: generation
+        ).run(copy)
+      } else {
+        _ = try? store.delete(info.name, generation: generation, client: store.client)
+      }
     }
   }
 }

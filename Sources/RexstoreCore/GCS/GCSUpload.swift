@@ -86,9 +86,9 @@ struct GCSUpload {
     return try finished(response, sums)
   }
 
-  /// After a try whose answer was lost, a 412 may mean the object is ours: the same bytes arrived.
+  /// After a try whose answer was lost, a 412 may mean the object is ours: the same bytes arrived
+  /// (whatever the precondition was, `0` or the generation an overwrite saw).
   private func ownObject(_ sums: Checksums) throws(RexstoreError) -> ObjectInfo? {
-    guard ifGenerationMatch == 0 else { return nil }
     let response = try client.send("check '\(name)'") { HTTPRequest(method: "GET", url: client.objectURL(name)) }
     guard response.status == 200, let info = try? client.objectInfo(what, response) else { return nil }
     return info.md5 == sums.md5 && info.crc32c == sums.crc32c ? info : nil
@@ -104,6 +104,7 @@ struct GCSUpload {
             ? "'\(name)' already exists in gs://\(client.settings.bucket)" : "'\(name)' changed during the upload",
           hint: ifGenerationMatch == 0 ? "add --force to replace it" : nil)
       }
+      if response.status == 404 { throw client.noBucket() }
       throw client.failure(what, response)
     }
     var info = try client.objectInfo(what, response)
@@ -180,6 +181,7 @@ struct GCSUpload {
         body: .bytes(metadata))
     }
     guard response.status == 200 || response.status == 201, let location = response.header("location") else {
+      if response.status == 404 { throw client.noBucket() }
       throw client.failure(what, response)
     }
     return location

@@ -120,6 +120,8 @@ public final class HTTPClient {
     _ = rexstore_curl_setopt_string(handle, CURLOPT_URL, request.url)
     _ = rexstore_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
     _ = rexstore_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+    // A session URI comes from the server's Location header: never let it name file:// or the like.
+    _ = rexstore_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
     _ = rexstore_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, timeouts.connectMilliseconds)
     _ = rexstore_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
     _ = rexstore_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, timeouts.stallSeconds)

@@ -7,10 +7,14 @@ public final class ByteSource {
   public let name: String
   private let owned: Bool
 
+  /// Where reading began: stdin may be a file some earlier command already read part of.
+  private let start: off_t
+
   public init(fd: Int32, name: String, owned: Bool) {
     self.fd = fd
     self.name = name
     self.owned = owned
+    self.start = max(0, lseek(fd, 0, SEEK_CUR))
   }
 
   /// Opens a regular file, or standard input for `-`.
@@ -27,8 +31,8 @@ public final class ByteSource {
 
   deinit { if owned { Glibc.close(fd) } }
 
-  /// Back to the first byte, for a second try elsewhere; false for a pipe or terminal.
-  public func rewind() -> Bool { lseek(fd, 0, SEEK_SET) == 0 }
+  /// Back to where reading began, for a second try elsewhere; false for a pipe or terminal.
+  public func rewind() -> Bool { lseek(fd, start, SEEK_SET) == start }
 
   /// A seekable copy of a stream that cannot be rewound (a pipe), in an unlinked file under
   /// `directory`, so an upload that fails half-way can still be stored locally.

@@ -67,13 +67,23 @@ public final class FallbackObjectStore: ObjectStore {
     return result
   }
 
+  /// A name held in either place exists: without `overwrite`, a fallback copy waiting for
+  /// `migrate` blocks a new upload just as a GCS object does. After an upload, a local copy of the
+  /// name is superseded and removed, so the two places never disagree about what is current.
   public func put(
     _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
   ) throws(RexstoreError) -> ObjectInfo {
+    if !overwrite, try local.stat(name) != nil {
+      throw RexstoreError(
+        .conflict, "'\(name)' already exists in the local root (stored while GCS was unavailable)",
+        hint: "run 'rexstore migrate', or add --force to replace it")
+    }
     let source = fallbackEnabled ? try source.spooled(in: spoolDirectory) : source
     return try write(
       "'\(name)'", gcs: { gcs throws(RexstoreError) in
-        try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
+        let info = try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
+        _ = try? local.delete(name)
+        return info
       },
       local: { () throws(RexstoreError) in
         guard source.rewind() else {
@@ -83,68 +93,67 @@ public final class FallbackObjectStore: ObjectStore {
       })
   }
 
-  /// Reads from GCS, then the local root. An outage falls through to the local copy (with a
-  /// warning) only while nothing has been written to the sink.
+  /// Reads the current copy: GCS's, unless a local copy exists and is newer (a write that fell back
+  /// while GCS held an older version). The local check is one stat, so the common case, no local
+  /// copy, costs GCS one request. An outage falls through to the local copy (with a warning) only
+  /// while nothing has been written to the sink.
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
-    let counting = CountingSink(sink)
-    if let gcs {
+    guard let gcs else { return try local.get(name, into: sink) }
+    if let here = try local.stat(name) {
       do throws(RexstoreError) {
-        if let info = try gcs.get(name, into: counting) { return info }
+        if let there = try gcs.stat(name), GCSNewer(there, than: here) { return try gcs.get(name, into: sink) }
       } catch {
-        guard FallbackObjectStore.isOutage(error), counting.count == 0 else { throw error }
-        return try localRead(name, outage: error) { () throws(RexstoreError) in try local.get(name, into: sink) }
+        guard FallbackObjectStore.isOutage(error) else { throw error }
+        warn("GCS unavailable, read '\(name)' from the local root: \(error.message)")
       }
+      return try local.get(name, into: sink)
     }
-    return try local.get(name, into: sink)
+    // Not held locally (checked above), so an outage here leaves no answer to fall back on.
+    return try gcs.get(name, into: sink)
   }
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
-    if let gcs {
-      do throws(RexstoreError) {
-        if let info = try gcs.stat(name) { return info }
-      } catch {
-        guard FallbackObjectStore.isOutage(error) else { throw error }
-        return try localRead(name, outage: error) { () throws(RexstoreError) in try local.stat(name) }
-      }
+    guard let gcs else { return try local.stat(name) }
+    let here = try local.stat(name)
+    do throws(RexstoreError) {
+      let there = try gcs.stat(name)
+      guard let here else { return there }
+      guard let there, GCSNewer(there, than: here) else { return here }
+      return there
+    } catch {
+      guard FallbackObjectStore.isOutage(error), let here else { throw error }
+      warn("GCS unavailable, read '\(name)' from the local root: \(error.message)")
+      return here
     }
-    return try local.stat(name)
   }
 
-  /// A local answer while GCS is out: found locally is an answer; not found is not (GCS may hold it).
-  private func localRead(
-    _ name: String, outage: RexstoreError, _ read: () throws(RexstoreError) -> ObjectInfo?
-  ) throws(RexstoreError) -> ObjectInfo? {
-    guard let info = try read() else { throw outage }
-    warn("GCS unavailable, read '\(name)' from the local root: \(outage.message)")
-    return info
+  /// Whether GCS's copy is the current one; a tie goes to GCS.
+  private func GCSNewer(_ there: ObjectInfo, than here: ObjectInfo) -> Bool {
+    guard let remote = there.updated, let mine = here.updated else { return true }
+    return remote >= mine
   }
 
-  /// Both stores' objects, in name order (GCS first for a name held in both); one page.
+  /// Both stores' objects, in name order (GCS first for a name held in both); one page. GCS must
+  /// answer: a listing that silently left out the bucket would mislead a script.
   public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
     var items = try local.listAll(prefix: prefix)
-    if let gcs {
-      do throws(RexstoreError) {
-        items += try gcs.listAll(prefix: prefix)
-      } catch {
-        guard FallbackObjectStore.isOutage(error) else { throw error }
-        warn("GCS unavailable, listing local objects only: \(error.message)")
-      }
-    }
+    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
+    items += try gcs.listAll(prefix: prefix)
     items.sort { $0.name != $1.name ? $0.name < $1.name : $0.backend == "gcs" && $1.backend != "gcs" }
     return ObjectPage(items: items, nextPageToken: nil)
   }
 
   public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
     var segments = Set(try local.listSegments(under: prefix))
-    if let gcs {
-      do throws(RexstoreError) {
-        segments.formUnion(try gcs.listSegments(under: prefix))
-      } catch {
-        guard FallbackObjectStore.isOutage(error) else { throw error }
-        warn("GCS unavailable, listing local objects only: \(error.message)")
-      }
-    }
+    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
+    segments.formUnion(try gcs.listSegments(under: prefix))
     return segments.sorted()
+  }
+
+  public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool {
+    if info.backend == "local" { return try local.deleteListed(info) }
+    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
+    return try gcs.deleteListed(info)
   }
 
   /// Deletes the object wherever it is. GCS must answer: deleting only the local copy while GCS is
@@ -162,7 +171,11 @@ public final class FallbackObjectStore: ObjectStore {
       for index in members.indices { members[index].source = try members[index].source.spooled(in: spoolDirectory) }
     }
     return try write(
-      "'\(directory)/'", gcs: { gcs throws(RexstoreError) in try gcs.replaceGroup(directory: directory, members: members) },
+      "'\(directory)/'", gcs: { gcs throws(RexstoreError) -> any GroupReplacement in
+        let replacement = try gcs.replaceGroup(directory: directory, members: members)
+        // A set stored locally earlier (while GCS was out) is superseded once the record names this one.
+        return ThenRemoving(replacement) { [local] in _ = try? local.deleteGroup(directory: directory) }
+      },
       local: { () throws(RexstoreError) in
         for member in members where !member.source.rewind() {
           throw RexstoreError(.unavailable, "cannot store '\(member.name)' locally: the input cannot be read again")
@@ -185,15 +198,22 @@ public final class FallbackObjectStore: ObjectStore {
   }
 }
 
-/// Counts what passes through, so a fallback can tell whether a reader already saw bytes.
-final class CountingSink: ByteSink {
-  let inner: any ByteSink
-  private(set) var count: Int64 = 0
+/// A group replacement that also runs `cleanup` when it is finished (never when undone).
+final class ThenRemoving: GroupReplacement {
+  let inner: any GroupReplacement
+  let cleanup: () -> Void
 
-  init(_ inner: any ByteSink) { self.inner = inner }
-
-  func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
-    try inner.write(bytes)
-    count += Int64(bytes.count)
+  init(_ inner: any GroupReplacement, cleanup: @escaping () -> Void) {
+    self.inner = inner
+    self.cleanup = cleanup
   }
+
+  var objects: [ObjectInfo] { inner.objects }
+
+  func finish() {
+    inner.finish()
+    cleanup()
+  }
+
+  func undo() { inner.undo() }
 }

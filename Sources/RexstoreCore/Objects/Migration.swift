@@ -28,7 +28,8 @@ public struct Migration {
 
   public struct Outcome: Sendable {
     public var blob: String
-    /// `uploaded`, `already_in_gcs`, `would_upload` or `failed`.
+    /// `uploaded`, `replaced_older` (the local copy was written later than GCS's, during an outage),
+    /// `already_in_gcs`, `would_upload` or `failed`.
     public var action: String
     public var deletedLocal: Bool
     public var error: RexstoreError?
@@ -57,24 +58,31 @@ public struct Migration {
     return outcomes
   }
 
-  /// Uploads one object, create-only; an object already in GCS must be the same bytes.
+  /// Uploads one object, create-only. An object already in GCS counts as migrated when it holds the
+  /// same bytes, is replaced (conditionally on its generation) when the local copy was written after
+  /// it, as by a `--force` put that fell back, and is a conflict otherwise.
   private func migrate(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
-    let file = try ByteSource.open(source.path(info.name))
-    let type = info.contentType ?? ContentType.guess(info.name)
     do throws(RexstoreError) {
-      let uploaded = try gcs.put(info.name, from: file, contentType: type, overwrite: false)
-      if let md5 = info.md5, uploaded.md5 != md5 {
-        throw RexstoreError(.ioError, "'\(info.name)' changed while it was uploaded; the local copy is kept")
-      }
-      return ("uploaded", uploaded)
+      return ("uploaded", try upload(info, ifGenerationMatch: 0))
     } catch {
       guard error.code == .conflict, let remote = try gcs.stat(info.name) else { throw error }
       let local = info.md5 ?? (try? localMD5(info.name))
-      guard let local, remote.md5 == local else {
-        throw RexstoreError(.conflict, "'\(info.name)' is already in GCS with different content; both copies are kept")
+      if let local, remote.md5 == local { return ("already_in_gcs", remote) }
+      if let here = info.updated, let there = remote.updated, here > there, let generation = remote.generation {
+        return ("replaced_older", try upload(info, ifGenerationMatch: generation))
       }
-      return ("already_in_gcs", remote)
+      throw RexstoreError(.conflict, "'\(info.name)' is already in GCS with different, newer content; both copies are kept")
     }
+  }
+
+  private func upload(_ info: ObjectInfo, ifGenerationMatch generation: Int64) throws(RexstoreError) -> ObjectInfo {
+    let file = try ByteSource.open(source.path(info.name))
+    let uploaded = try gcs.put(
+      info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), ifGenerationMatch: generation)
+    if let md5 = info.md5, uploaded.md5 != md5 {
+      throw RexstoreError(.ioError, "'\(info.name)' changed while it was uploaded; the local copy is kept")
+    }
+    return uploaded
   }
 
   private func localMD5(_ name: String) throws(RexstoreError) -> String {

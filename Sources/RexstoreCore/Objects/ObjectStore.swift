@@ -73,6 +73,10 @@ public protocol ObjectStore: AnyObject {
   /// Deletes an object; false if there was none.
   func delete(_ name: String) throws(RexstoreError) -> Bool
 
+  /// Deletes exactly the copy a listing returned (its backend, its generation), not whatever holds
+  /// the name by now: what `audio prune` decided on is what it deletes.
+  func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool
+
   /// Replaces everything under `directory` with `members`, as one step: objects of the old set that
   /// the new one lacks (a profile re-stored with fewer samples) disappear with it.
   func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement
@@ -94,6 +98,8 @@ public protocol ObjectStore: AnyObject {
 }
 
 extension ObjectStore {
+  public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool { try delete(info.name) }
+
   /// Why the last write landed in the local root instead of GCS; nil when it did not fall back.
   public var fallbackReason: String? { (self as? FallbackObjectStore)?.fallbackReason }
 

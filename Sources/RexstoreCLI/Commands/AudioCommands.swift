@@ -8,23 +8,30 @@ enum AudioCommands {
   static let all: [CommandSpec] = [put, get, ls, rm, SignCommands.audio, prune]
 
   static let put = CommandSpec(
-    "audio", "put", summary: "Store a recording, never overwriting without --force",
+    "audio", "put", summary: "Store recordings, never overwriting without --force",
     discussion: """
       The object is audio/USER/NAME, NAME being --name or the file's own name. In GCS it is uploaded
       create-only with its MD5 and CRC32C (resumable above 8 MiB); locally it is written to a
       temporary file, fsynced and moved into place. Either way it is complete or absent. The output
       names its size, checksums (base64, as GCS writes them), the backend used and, if GCS could not
-      take it, the fallback_reason.
+      take it, the fallback_reason. With several FILEs they upload in parallel over kept-alive
+      connections, and the output is {"items":[...],"count":N,"failures":[...]}, the exit status that
+      of the worst failure.
       """,
-    arguments: [user, ArgumentSpec("FILE", help: "the recording, or - for standard input", completion: .file)],
+    arguments: [user, ArgumentSpec("FILE", help: "the recording(s), or - for standard input", variadic: true, completion: .file)],
     options: [
-      OptionSpec("name", value: "NAME", help: "object file name (required with -)"),
+      OptionSpec("name", value: "NAME", help: "object file name (required with -; one FILE only)"),
       OptionSpec("content-type", value: "TYPE", help: "content type (default: from the extension)"),
       OptionSpec("force", help: "replace an existing object"),
     ],
-    examples: ["rexstore audio put u42 session-7.mp3", "arecord -f cd | rexstore audio put u42 - --name live.wav"]
+    examples: [
+      "rexstore audio put u42 session-7.mp3", "arecord -f cd | rexstore audio put u42 - --name live.wav",
+      "rexstore audio put u42 recordings/*.wav",
+    ]
   ) { inv, rt throws(RexstoreError) in
-    let file = inv.argument(1)
+    let files = Array(inv.arguments.dropFirst())
+    if files.count > 1 { return try putMany(inv, rt, files: files) }
+    let file = files[0]
     guard let name = inv.value("name") ?? (file == "-" ? nil : FileSystem.baseName(of: file)) else {
       throw RexstoreError.usage("--name is required when FILE is -")
     }
@@ -36,19 +43,76 @@ enum AudioCommands {
     return .json(info.json.adding(["fallback_reason": .optional(objects.fallbackReason)]))
   }
 
+  static func putMany(_ inv: Invocation, _ rt: Runtime, files: [String]) throws(RexstoreError) -> CommandOutput {
+    if files.contains("-") { throw RexstoreError.usage("- (standard input) must be the only FILE") }
+    if inv.value("name") != nil { throw RexstoreError.usage("--name names one object; give one FILE with it") }
+    var seen: Set<String> = []
+    var entries: [(path: String, name: String)] = []
+    for file in files {
+      // Every name is checked before anything is uploaded.
+      let blob = try AudioBlob(user: inv.argument(0), file: FileSystem.baseName(of: file))
+      guard seen.insert(blob.file).inserted else {
+        throw RexstoreError.usage("two FILEs would both be stored as '\(blob.name)'")
+      }
+      entries.append((rt.absolute(file), blob.file))
+    }
+    let items = Audio(objects: try rt.objects()).putMany(
+      user: inv.argument(0), files: entries, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
+    return batchOutput(items, key: "file") { item in
+      item.info.map { $0.json.adding(["fallback_reason": .optional(item.fallbackReason)]) }
+    }
+  }
+
+  /// `{"items":[...],"count":N,"failures":[...]}` with the worst failure's exit status.
+  static func batchOutput(
+    _ items: [Audio.BatchItem], key: String, _ render: (Audio.BatchItem) -> JSONValue?
+  ) -> CommandOutput {
+    var done: [JSONValue] = []
+    var failures: [JSONValue] = []
+    var exit: Int32 = 0
+    for item in items {
+      if let error = item.error {
+        failures.append(.object([
+          .init(key, .string(item.label)), .init("code", .string(error.code.rawValue)), .init("message", .string(error.message)),
+        ]))
+        exit = max(exit, ExitStatus.of(error.code))
+      } else if let json = render(item) {
+        done.append(json)
+      }
+    }
+    return .report(.record(["items": .array(done), "count": .int(done.count), "failures": .array(failures)]), exit: exit)
+  }
+
   static let get = CommandSpec(
-    "audio", "get", summary: "Fetch a recording to a file or standard output",
+    "audio", "get", summary: "Fetch recordings to a file, a directory or standard output",
     discussion: """
       Without -o (or with -o -) the bytes go to standard output. With -o PATH they go to a temporary
       file beside PATH that replaces it only once complete and verified against the stored checksums;
-      on any failure PATH is left as it was.
+      on any failure PATH is left as it was. With several BLOBs, -o names a directory that receives
+      each as its file name, downloaded in parallel; the output is {"items":[...],"count":N,
+      "failures":[...]}.
       """,
-    arguments: [blob],
-    options: [OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output)", completion: .file)],
-    examples: ["rexstore audio get audio/u42/session-7.mp3 -o /tmp/s7.mp3"]
+    arguments: [ArgumentSpec("BLOB", help: "full object name(s), audio/USER/FILE", variadic: true)],
+    options: [OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output), or into a directory", completion: .file)],
+    examples: ["rexstore audio get audio/u42/session-7.mp3 -o /tmp/s7.mp3", "rexstore audio get audio/u42/a.mp3 audio/u42/b.mp3 -o /tmp/u42"]
   ) { inv, rt throws(RexstoreError) in
-    let blob = try AudioBlob(parsing: inv.argument(0))
+    var blobs: [AudioBlob] = []
+    for name in inv.arguments { blobs.append(try AudioBlob(parsing: name)) }
     let audio = Audio(objects: try rt.objects())
+    if blobs.count > 1 {
+      guard let output = inv.value("output"), output != "-" else {
+        throw RexstoreError.usage("several BLOBs need -o DIR")
+      }
+      let directory = rt.absolute(output)
+      guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
+      if Set(blobs.map(\.file)).count < blobs.count {
+        throw RexstoreError.usage("two BLOBs have the same file name; fetch them into different directories")
+      }
+      return batchOutput(audio.getMany(blobs, into: directory), key: "blob") { item in
+        item.info.map { $0.json.adding(["path": .optional(item.path)]) }
+      }
+    }
+    let blob = blobs[0]
     guard let output = inv.value("output"), output != "-" else {
       _ = try audio.get(blob, into: OutputByteSink(rt.stdout))
       return .streamed

@@ -12,6 +12,11 @@ public final class GCSObjectStore: ObjectStore {
     client = try GCSClient(settings: settings, tokens: tokens)
   }
 
+  private init(client: GCSClient) { self.client = client }
+
+  public func worker() throws(RexstoreError) -> any ObjectStore { GCSObjectStore(client: try client.sibling()) }
+  public var batchWidth: Int { client.settings.parallelUploads }
+
   public var bucket: String { client.settings.bucket }
 
   public func put(
@@ -185,8 +190,8 @@ public final class GCSObjectStore: ObjectStore {
     let width = max(1, min(client.settings.parallelUploads, members.count))
     var clients = [client]
     for _ in 1..<max(width, 1) { clients.append(try client.sibling()) }
-    let results = ResultSlots(count: members.count)
-    let next = Counter()
+    let results = Slots<Result<ObjectInfo, RexstoreError>>(count: members.count)
+    let next = Tickets()
     // Each worker touches only its own client and the members it takes from the counter.
     let shared = Unchecked((clients, members))
     DispatchQueue.concurrentPerform(iterations: width) { worker in
@@ -265,32 +270,3 @@ final class GCSGroupReplacement: GroupReplacement {
   }
 }
 
-/// Results written by worker threads, each to its own slot.
-private final class ResultSlots: @unchecked Sendable {
-  private let lock = Mutex()
-  private var slots: [Result<ObjectInfo, RexstoreError>?]
-
-  init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-  func set(_ index: Int, _ value: Result<ObjectInfo, RexstoreError>) { lock.locked { slots[index] = value } }
-  var values: [Result<ObjectInfo, RexstoreError>?] { lock.locked { slots } }
-}
-
-private final class Counter: @unchecked Sendable {
-  private let lock = Mutex()
-  private var value = 0
-
-  func take(below limit: Int) -> Int? {
-    lock.locked { () -> Int? in
-      guard value < limit else { return nil }
-      value += 1
-      return value - 1
-    }
-  }
-}
-
-/// Hands values to worker threads that use them without sharing (see each call site's comment).
-final class Unchecked<Value>: @unchecked Sendable {
-  let value: Value
-  init(_ value: Value) { self.value = value }
-}

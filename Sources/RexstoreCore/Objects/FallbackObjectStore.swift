@@ -11,8 +11,10 @@ public final class FallbackObjectStore: ObjectStore {
   let setupError: RexstoreError?
   public let local: LocalObjectStore
   public let fallbackEnabled: Bool
-  /// Called with each warning (the CLI prints it on stderr unless --quiet).
+  /// Called with each warning (the CLI prints it on stderr unless --quiet), one at a time even
+  /// when batch workers share it.
   let warn: (String) -> Void
+  static let warnings = Mutex()
   /// Why the last write went to the local root, if it did.
   public private(set) var fallbackReason: String?
 
@@ -32,6 +34,18 @@ public final class FallbackObjectStore: ObjectStore {
     self.fallbackEnabled = fallbackEnabled
     self.warn = warn
   }
+
+  public func worker() throws(RexstoreError) -> any ObjectStore {
+    let gcs: Result<GCSObjectStore, RexstoreError>
+    if let primary = self.gcs, let copy = try primary.worker() as? GCSObjectStore {
+      gcs = .success(copy)
+    } else {
+      gcs = .failure(setupError ?? RexstoreError(.unavailable, "GCS is not set up"))
+    }
+    return FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn)
+  }
+
+  public var batchWidth: Int { gcs?.batchWidth ?? 1 }
 
   /// The errors that mean "GCS cannot be used now", as opposed to "this request is wrong".
   public static func isOutage(_ error: RexstoreError) -> Bool {
@@ -63,7 +77,7 @@ public final class FallbackObjectStore: ObjectStore {
     }
     let result = try fallback()
     fallbackReason = outage.message
-    warn("GCS unavailable, \(what) stored locally: \(outage.message)")
+    FallbackObjectStore.warnings.locked { warn("GCS unavailable, \(what) stored locally: \(outage.message)") }
     return result
   }
 
@@ -104,7 +118,7 @@ public final class FallbackObjectStore: ObjectStore {
         if let there = try gcs.stat(name), GCSNewer(there, than: here) { return try gcs.get(name, into: sink) }
       } catch {
         guard FallbackObjectStore.isOutage(error) else { throw error }
-        warn("GCS unavailable, read '\(name)' from the local root: \(error.message)")
+        FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
       }
       return try local.get(name, into: sink)
     }
@@ -122,7 +136,7 @@ public final class FallbackObjectStore: ObjectStore {
       return there
     } catch {
       guard FallbackObjectStore.isOutage(error), let here else { throw error }
-      warn("GCS unavailable, read '\(name)' from the local root: \(error.message)")
+      FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
       return here
     }
   }

@@ -95,9 +95,20 @@ public protocol ObjectStore: AnyObject {
 
   /// Deletes everything under `directory`; returns how many objects.
   func deleteGroup(directory: String) throws(RexstoreError) -> Int
+
+  /// A store for another thread: the same objects through its own connection (GCS), or this very
+  /// store where calls share no state (the local root).
+  func worker() throws(RexstoreError) -> any ObjectStore
+
+  /// How many threads batch transfers should use: network stores overlap round trips, the local
+  /// root is bound by the disk.
+  var batchWidth: Int { get }
 }
 
 extension ObjectStore {
+  public func worker() throws(RexstoreError) -> any ObjectStore { self }
+  public var batchWidth: Int { 1 }
+
   public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool { try delete(info.name) }
 
   /// Why the last write landed in the local root instead of GCS; nil when it did not fall back.

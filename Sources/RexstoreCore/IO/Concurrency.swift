@@ -1,0 +1,49 @@
+import Glibc
+
+/// Results written by worker threads, each to its own slot.
+final class Slots<Value>: @unchecked Sendable {
+  private let lock = Mutex()
+  private var slots: [Value?]
+
+  init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+  func set(_ index: Int, _ value: Value) { lock.locked { slots[index] = value } }
+  var values: [Value?] { lock.locked { slots } }
+}
+
+/// Hands out the indices 0, 1, 2, ... to worker threads, each index once.
+final class Tickets: @unchecked Sendable {
+  private let lock = Mutex()
+  private var next = 0
+
+  func take(below limit: Int) -> Int? {
+    lock.locked { () -> Int? in
+      guard next < limit else { return nil }
+      next += 1
+      return next - 1
+    }
+  }
+}
+
+/// Hands values to worker threads that use them without sharing (see each call site's comment).
+final class Unchecked<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
+}
+
+/// A pthread mutex for the few places threads share state.
+final class Mutex: @unchecked Sendable {
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+  init() { pthread_mutex_init(mutex, nil) }
+  deinit {
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+
+  func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return try body()
+  }
+}

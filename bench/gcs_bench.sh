@@ -2,13 +2,15 @@
 # GCS backend: `audio put` / `audio get` against rclone and the official Python client
 # (google-cloud-storage), side by side in one run against fake-gcs-server on 127.0.0.1.
 # Workloads: one 256 MiB object, then 1000 objects of 100 KiB; each uploaded, then downloaded.
-# rexstore moves one object per process, so the small objects go through `xargs -P N`
-# (N in BENCH_XARGS_P); rclone uses its default --transfers 4, Python a loop and 4 threads.
+# rexstore moves the small objects in one batch invocation (`audio put USER FILE...`, `audio get
+# BLOB... -o DIR`: 4 parallel transfers over kept-alive connections), and for comparison one object
+# per process through `xargs -P N` (N in BENCH_XARGS_P); rclone uses its default --transfers 4,
+# Python a loop and 4 threads.
 # Every contender meets a freshly started server (same binary and flags, memory backend): the
 # emulator holds objects and upload sessions in memory and only slowly returns it to the OS.
 #
 # usage: bench/gcs_bench.sh   (REXSTORE_BIN to skip the build; BENCH_RUNS=3, BENCH_BIG_MB=256,
-#        BENCH_SMALL_N=1000, BENCH_SMALL_KB=100, BENCH_XARGS_P="1 4 8", BENCH_PORT=free port)
+#        BENCH_SMALL_N=1000, BENCH_SMALL_KB=100, BENCH_XARGS_P="4", BENCH_PORT=free port)
 # Results: bench/out/gcs/results.tsv (one line per measurement) and summary.txt (the table).
 # Peak RSS is GNU time's %M: for xargs and the Python threads it is the largest single process
 # (Linux reports the max over the waited-for descendants), not the sum of concurrent processes.
@@ -21,7 +23,7 @@ runs=${BENCH_RUNS:-3}
 big_mb=${BENCH_BIG_MB:-256}
 small_n=${BENCH_SMALL_N:-1000}
 small_kb=${BENCH_SMALL_KB:-100}
-pars=${BENCH_XARGS_P:-1 4 8}
+pars=${BENCH_XARGS_P:-4}
 venv=$root/.venv
 py=$venv/bin/python
 rclone=$venv/bin/rclone
@@ -129,6 +131,11 @@ small_contender() {  # WHO RUN
       measure get_small "$who" "$run" sh -c 'ls "$1" | xargs -P "$2" -I{} "$3" audio get "audio/u$2/{}" -o "$4/{}" --backend gcs --no-fallback' \
         sh "$out/small" "$p" "$rex" "$dst"
       prefix=audio/u$p/ ;;
+    rexstore-batch)
+      measure put_small "$who" "$run" sh -c '"$2" audio put ub "$1"/* --backend gcs --no-fallback' sh "$out/small" "$rex"
+      measure get_small "$who" "$run" sh -c 'cd "$1" && "$2" audio get $(printf "audio/ub/%s " *) -o "$3" --backend gcs --no-fallback' \
+        sh "$out/small" "$rex" "$dst"
+      prefix=audio/ub/ ;;
     rclone-t4)
       measure put_small "$who" "$run" "$rclone" copy "$out/small" gcs:rex-bucket/rclone-dir/
       measure get_small "$who" "$run" "$rclone" copy gcs:rex-bucket/rclone-dir/ "$dst"
@@ -145,7 +152,7 @@ small_contender() {  # WHO RUN
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 big_who=(rexstore rclone python)
-small_who=(); for p in $pars; do small_who+=("rexstore-P$p"); done; small_who+=(rclone-t4 python-t1 python-t4)
+small_who=(rexstore-batch); for p in $pars; do small_who+=("rexstore-P$p"); done; small_who+=(rclone-t4 python-t1 python-t4)
 for run in $(seq 1 "$runs"); do
   # Rotate the order each run so no contender always goes first (or last) on the shared machine.
   for i in "${!big_who[@]}"; do
@@ -173,13 +180,13 @@ for line in open(path):
     rows[op, who].append((float(s), int(rss), float(u) + float(sy), float(srv)))
 mib = {"put_big": big_mb, "get_big": big_mb, "put_small": n * kb / 1024, "get_small": n * kb / 1024}
 print(f"fake-gcs-server (memory backend) on 127.0.0.1; mean of {runs} runs; peak RSS = max over runs of the largest process")
-print(f"{'op':<10}{'contender':<13}{'seconds':>8}{'MiB/s':>8}{'obj/s':>8}{'peak RSS':>10}{'cli CPU s':>10}{'srv CPU s':>10}{'srv %core':>10}{'srv RSS':>10}")
+print(f"{'op':<10}{'contender':<15}{'seconds':>8}{'MiB/s':>8}{'obj/s':>8}{'peak RSS':>10}{'cli CPU s':>10}{'srv CPU s':>10}{'srv %core':>10}{'srv RSS':>10}")
 tput = {}
 for (op, who), r in rows.items():
     t = sum(x[0] for x in r) / len(r); cpu = sum(x[2] for x in r) / len(r); srv = sum(x[3] for x in r) / len(r)
     tput[op, who] = mib[op] / t
     objs = f"{n / t:.1f}" if "small" in op else "-"
-    print(f"{op:<10}{who:<13}{t:>8.2f}{mib[op] / t:>8.1f}{objs:>8}{max(x[1] for x in r) / 1024:>7.1f} MiB{cpu:>10.2f}{srv:>10.2f}{100 * srv / t:>9.0f}%{hwm[op.split('_')[1], who] / 1024:>6.0f} MiB")
+    print(f"{op:<10}{who:<15}{t:>8.2f}{mib[op] / t:>8.1f}{objs:>8}{max(x[1] for x in r) / 1024:>7.1f} MiB{cpu:>10.2f}{srv:>10.2f}{100 * srv / t:>9.0f}%{hwm[op.split('_')[1], who] / 1024:>6.0f} MiB")
 print("throughput ratios (higher is better for rexstore):")
 def ratio(op, a, b):
     if (op, a) in tput and (op, b) in tput:
@@ -187,6 +194,6 @@ def ratio(op, a, b):
 for op in ("put_big", "get_big"):
     ratio(op, "rexstore", "rclone"); ratio(op, "rexstore", "python")
 for op in ("put_small", "get_small"):
+    ratio(op, "rexstore-batch", "rclone-t4"); ratio(op, "rexstore-batch", "python-t4")
     ratio(op, "rexstore-P4", "rclone-t4"); ratio(op, "rexstore-P4", "python-t4")
-    ratio(op, "rexstore-P1", "python-t1"); ratio(op, "rexstore-P8", "rclone-t4")
 PY

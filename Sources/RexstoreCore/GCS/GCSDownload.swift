@@ -9,6 +9,7 @@ struct GCSDownload {
 
   func run(into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     let state = State()
+    let writer = HashingWriter(sink)
     let base = client.objectURL(name) + "?alt=media"
     let response = try client.send(what, {
       var url = base
@@ -26,9 +27,8 @@ struct GCSDownload {
         bytes = UnsafeRawBufferPointer(rebasing: bytes[Int(drop)...])
         if bytes.isEmpty { return }
       }
-      state.hasher.update(bytes)
       state.received += Int64(bytes.count)
-      try sink.write(bytes)
+      try writer.push(bytes)
     }, onHead: { status, headers in
       if status == 200 { state.skip = state.received }
       guard status == 200 || status == 206 else { return }
@@ -47,7 +47,7 @@ struct GCSDownload {
     // A connection lost right after the last byte: the resumed request asks for nothing more.
     let complete = response.status == 416 && state.received > 0 && state.received == state.storedLength
     guard response.status == 200 || response.status == 206 || complete else { throw client.failure(what, response) }
-    let sums = state.hasher.finalize()
+    let sums = try writer.finish()
     // An object stored gzip-encoded is served decompressed (rexstore does not ask for gzip), while
     // x-goog-hash describes the stored bytes: such a download cannot be checked against it.
     let transcoded = state.storedEncoding == "gzip" && state.encoding != "gzip"
@@ -78,7 +78,6 @@ struct GCSDownload {
   private final class State {
     var received: Int64 = 0
     var skip: Int64 = 0
-    var hasher = ObjectHasher()
     var generation: Int64?
     var hashes: String?
     var contentType: String?

@@ -30,15 +30,18 @@ extension Audio {
 
   /// Downloads `blobs` into `directory` (each as its file name), in parallel, each verified before
   /// it replaces anything.
+  /// Each file is fsynced before its rename; the directory, once, after the last.
   public func getMany(_ blobs: [AudioBlob], into directory: String) -> [BatchItem] {
-    Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
+    let items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let blob = blobs[index]
       let path = directory + "/" + blob.file
-      let info = try Audio(objects: store).download(blob, to: path)
+      let info = try Audio(objects: store).download(blob, to: path, syncDirectory: false)
       return BatchItem(label: blob.name, info: info, fallbackReason: nil, path: path, error: nil)
     } failed: { index, error in
       BatchItem(label: blobs[index].name, info: nil, fallbackReason: nil, path: nil, error: error)
     }
+    FileSystem.syncDirectory(directory)
+    return items
   }
 
   /// Runs `body` for indices 0..<count on up to `store.batchWidth` threads; results in index order.
@@ -57,7 +60,7 @@ extension Audio {
     let next = Tickets()
     // Each worker thread uses only its own store; the counter and slots are locked.
     let shared = Unchecked((workers, body, failed))
-    DispatchQueue.concurrentPerform(iterations: workers.count) { worker in
+    Threads.run(workers.count) { worker in
       let (workers, body, failed) = shared.value
       while let index = next.take(below: count) {
         do throws(RexstoreError) {

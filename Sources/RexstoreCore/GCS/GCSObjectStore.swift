@@ -194,7 +194,7 @@ public final class GCSObjectStore: ObjectStore {
     let next = Tickets()
     // Each worker touches only its own client and the members it takes from the counter.
     let shared = Unchecked((clients, members))
-    DispatchQueue.concurrentPerform(iterations: width) { worker in
+    Threads.run(width) { worker in
       let (pool, members) = shared.value
       let client = pool[worker]
       while let index = next.take(below: members.count) {

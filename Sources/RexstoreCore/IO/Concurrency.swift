@@ -47,3 +47,42 @@ final class Mutex: @unchecked Sendable {
     return try body()
   }
 }
+
+/// Runs `body(0..<count)` on that many threads at once and waits for all of them. Unlike
+/// `DispatchQueue.concurrentPerform`, which stops at the number of CPUs, every worker gets a thread:
+/// transfers spend their time waiting on the network, not computing.
+enum Threads {
+  static func run(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    guard count > 1 else {
+      if count == 1 { body(0) }
+      return
+    }
+    final class Job {
+      let body: @Sendable (Int) -> Void
+      let index: Int
+      init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) {
+        self.body = body
+        self.index = index
+      }
+    }
+    var threads: [pthread_t] = []
+    for index in 1..<count {
+      var thread = pthread_t()
+      let job = Unmanaged.passRetained(Job(body, index)).toOpaque()
+      let started = pthread_create(&thread, nil, { raw in
+        let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+        job.body(job.index)
+        return nil
+      }, job)
+      if started == 0 {
+        threads.append(thread)
+      } else {
+        // No thread to be had: do that share of the work here.
+        Unmanaged<Job>.fromOpaque(job).release()
+        body(index)
+      }
+    }
+    body(0)
+    for thread in threads { pthread_join(thread, nil) }
+  }
+}

@@ -4,8 +4,9 @@ import Glibc
 /// a temporary file beside `path`, which replaces it only after the backend verified the checksums
 /// and the file is fsynced. On any failure the temporary file is removed and `path` is untouched.
 public enum FileDownload {
+  /// `syncDirectory: false` leaves the directory's fsync to the caller (a batch syncs it once).
   public static func write(
-    to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+    to path: String, syncDirectory: Bool = true, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> ObjectInfo? {
     if FileSystem.isDirectory(path) { throw RexstoreError(.cannotCreate, "'\(path)' is a directory") }
     let directory = FileSystem.parent(of: path)
@@ -27,7 +28,7 @@ public enum FileDownload {
       close(fd)
       closed = true
       guard rename(temp, path) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
-      FileSystem.syncDirectory(directory)
+      if syncDirectory { FileSystem.syncDirectory(directory) }
       return info
     } catch {
       if !closed { close(fd) }

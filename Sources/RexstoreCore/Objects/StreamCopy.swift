@@ -77,68 +77,97 @@ enum StreamCopy {
   }
 }
 
-/// The push form of `StreamCopy`, for bytes that arrive in callbacks (a download): they are gathered
-/// into 1 MiB buffers, each written to `sink` on the calling thread and hashed on a second one. Every
-/// pushed byte reaches the sink by `finish()`, so a resumed download can count pushed bytes.
+/// The push form of `StreamCopy`, for bytes that arrive in callbacks (a download). The first MiB is
+/// hashed and written as it comes, so a small object costs no thread and no buffers; past that, bytes
+/// are gathered into 1 MiB buffers, each written to `sink` on the calling thread and hashed on a
+/// second one. Every pushed byte reaches the sink by `finish()`, so a resumed download can count
+/// pushed bytes.
 final class HashingWriter {
   private let sink: any ByteSink
-  private let ring = StreamCopy.Ring(slots: StreamCopy.slots, size: FileSystem.copyBufferSize)
-  private let hashed = DispatchSemaphore(value: 0)
-  private var slot = 0
-  private var fill = 0
-  private var ended = false
+  private var inline = ObjectHasher()
+  private var pipeline: Pipeline?
 
-  init(_ sink: any ByteSink) {
-    self.sink = sink
-    let ring = self.ring
-    let hashed = self.hashed
-    ring.free.wait()  // the first slot
-    DispatchQueue.global().async {
-      ring.hashUntilEnd()
-      hashed.signal()
-    }
-  }
-
-  deinit {
-    end()
-    ring.deallocate()
-  }
+  init(_ sink: any ByteSink) { self.sink = sink }
 
   func push(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
-    var offset = 0
-    while offset < bytes.count {
-      let buffer = ring.buffers[slot]
-      let n = min(buffer.count - fill, bytes.count - offset)
-      (buffer.baseAddress! + fill).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
-      fill += n
-      offset += n
-      if fill == buffer.count { try flush() }
+    if pipeline == nil {
+      if inline.count + Int64(bytes.count) <= Int64(FileSystem.copyBufferSize) {
+        inline.update(bytes)
+        try sink.write(bytes)
+        return
+      }
+      pipeline = Pipeline(sink: sink, hasher: inline)
     }
-  }
-
-  private func flush() throws(RexstoreError) {
-    guard fill > 0 else { return }
-    try sink.write(UnsafeRawBufferPointer(rebasing: ring.buffers[slot][0..<fill]))
-    ring.lengths[slot] = fill
-    ring.filled.signal()
-    slot = (slot + 1) % ring.buffers.count
-    fill = 0
-    ring.free.wait()
+    try pipeline!.push(bytes)
   }
 
   /// Writes what is left and returns the checksums of everything pushed.
   func finish() throws(RexstoreError) -> Checksums {
-    try flush()
-    end()
-    return ring.hasher.finalize()
+    guard let pipeline else { return inline.finalize() }
+    return try pipeline.finish()
   }
 
-  /// Stops the hashing thread (a zero length marks the end) and waits for it.
-  private func end() {
-    guard !ended else { return }
-    ended = true
-    ring.lengths[slot] = 0
-    ring.filled.signal()
-    hashed.wait()
+  /// The two-thread part: a ring of buffers between the writing and the hashing thread.
+  private final class Pipeline {
+    private let sink: any ByteSink
+    private let ring = StreamCopy.Ring(slots: StreamCopy.slots, size: FileSystem.copyBufferSize)
+    private let hashed = DispatchSemaphore(value: 0)
+    private var slot = 0
+    private var fill = 0
+    private var ended = false
+
+    init(sink: any ByteSink, hasher: ObjectHasher) {
+      self.sink = sink
+      ring.hasher = hasher
+      let ring = self.ring
+      let hashed = self.hashed
+      ring.free.wait()  // the first slot
+      DispatchQueue.global().async {
+        ring.hashUntilEnd()
+        hashed.signal()
+      }
+    }
+
+    deinit {
+      end()
+      ring.deallocate()
+    }
+
+    func push(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
+      var offset = 0
+      while offset < bytes.count {
+        let buffer = ring.buffers[slot]
+        let n = min(buffer.count - fill, bytes.count - offset)
+        (buffer.baseAddress! + fill).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+        fill += n
+        offset += n
+        if fill == buffer.count { try flush() }
+      }
+    }
+
+    private func flush() throws(RexstoreError) {
+      guard fill > 0 else { return }
+      try sink.write(UnsafeRawBufferPointer(rebasing: ring.buffers[slot][0..<fill]))
+      ring.lengths[slot] = fill
+      ring.filled.signal()
+      slot = (slot + 1) % ring.buffers.count
+      fill = 0
+      ring.free.wait()
+    }
+
+    func finish() throws(RexstoreError) -> Checksums {
+      try flush()
+      end()
+      return ring.hasher.finalize()
+    }
+
+    /// Stops the hashing thread (a zero length marks the end) and waits for it.
+    private func end() {
+      guard !ended else { return }
+      ended = true
+      ring.lengths[slot] = 0
+      ring.filled.signal()
+      hashed.wait()
+    }
   }
 }

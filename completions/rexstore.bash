@@ -49,14 +49,14 @@ _rexstore() {
         --name) COMPREPLY=(); return ;;
         --content-type) COMPREPLY=(); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--name --content-type --force $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--name --content-type --force --batch $globals" -- "$cur")); return; fi
       compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       ;;
     "audio get")
       case "$prev" in
         --output) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output --batch $globals" -- "$cur")); return; fi
       ;;
     "audio ls")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi

@@ -30,9 +30,11 @@ complete -c rexstore -n "__fish_seen_subcommand_from audio; and not __fish_seen_
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from put" -l name -x -d 'object file name (required with -; one FILE only)'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from put" -l content-type -x -d 'content type (default: from the extension)'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from put" -l force -d 'replace an existing object'
+complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from put" -l batch -d 'batch output even for one FILE (for scripts that pass a glob)'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from put" -F
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and not __fish_seen_subcommand_from put get ls rm sign prune" -a get -d 'Fetch recordings to a file, a directory or standard output'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from get" -l output -s o -r -F -d 'write to PATH (- for standard output), or into a directory'
+complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from get" -l batch -d 'batch output, -o naming a directory, even for one BLOB'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and not __fish_seen_subcommand_from put get ls rm sign prune" -a ls -d 'List a user\'s recordings and where each lives'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and not __fish_seen_subcommand_from put get ls rm sign prune" -a rm -d 'Delete recordings'
 complete -c rexstore -n "__fish_seen_subcommand_from audio; and __fish_seen_subcommand_from rm" -l if-exists -d 'a missing blob is not a failure (for cron)'

@@ -31,7 +31,7 @@ static char load_error[256];
   } while (0)
 
 static void load(void) {
-  void *library = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
+  void *library = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
   if (library == NULL) {
     const char *reason = dlerror();
     snprintf(load_error, sizeof load_error, "cannot load libcurl.so.4 (install libcurl4): %s",

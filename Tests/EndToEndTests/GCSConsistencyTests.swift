@@ -138,4 +138,50 @@ import Testing
     #expect(ls.status == 75)
     #expect(ls.stdout.isEmpty)
   }
+
+  /// Second review #1: a download that broke after bytes reached the sink never continues with the
+  /// local copy's bytes.
+  @Test func aBrokenDownloadDoesNotSpliceInTheLocalCopy() throws {
+    try FileManager.default.createDirectory(atPath: objects + "/audio/u1", withIntermediateDirectories: true)
+    try Data("old local copy".utf8).write(to: URL(fileURLWithPath: objects + "/audio/u1/z.wav"))
+    var old = [timeval(tv_sec: 1_577_836_800, tv_usec: 0), timeval(tv_sec: 1_577_836_800, tv_usec: 0)]
+    utimes(objects + "/audio/u1/z.wav", &old)
+    let store = try GCSObjectStore(settings: GCSSettings(endpoint: server.endpoint, bucket: StorageServer.bucket), tokens: nil)
+    let big = try randomFile(scratch, "z.wav", size: 3 * 1024 * 1024)
+    _ = try store.put("audio/u1/z.wav", from: try ByteSource.open(big), contentType: "audio/wav", overwrite: false)
+    try server.faults(#"[{"method":"GET","query_contains":"alt=media","times":100,"action":{"reset_after_response_bytes":200000}}]"#)
+    let out = scratch.path + "/z-out.wav"
+    let get = try rexstore(["audio", "get", "audio/u1/z.wav", "-o", out])
+    #expect(get.status == 69, "\(get.stdout)\(get.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out))
+  }
+
+  /// Second review #9: once a batch meets an outage, later items go straight to the local root.
+  @Test func aBatchStopsRetryingAfterTheFirstOutage() throws {
+    let files = try (0..<12).map { try randomFile(scratch, "b\($0).wav", size: 100) }
+    try server.faults(#"[{"path_contains":"/","times":1000,"action":{"status":503}}]"#)
+    let put = try rexstore(["audio", "put", "u1", "--quiet"] + files)
+    #expect(put.status == 0, "\(put.stderr)")
+    let items = (try jsonObject(put.stdout)["items"] as? [[String: Any]]) ?? []
+    #expect(items.count == 12 && items.allSatisfy { $0["backend"] as? String == "local" })
+    // At most the first item of each of the four workers waited out its five attempts.
+    let uploads = try server.log().filter { ($0["path"] as? String)?.hasPrefix("/upload/") == true }
+    #expect(uploads.count <= 20, "\(uploads.count) upload attempts")
+  }
+
+  /// Second review #3 and #7: --batch keeps the batch form for one file, and failures name the FILE as given.
+  @Test func batchFormForOneFileAndFailuresAsGiven() throws {
+    _ = try write("x", "one.wav")
+    let first = try rexstore(["audio", "put", "u1", "one.wav", "--batch"])
+    #expect(first.status == 0)
+    #expect(try jsonObject(first.stdout)["count"] as? Int == 1)
+    let again = try rexstore(["audio", "put", "u1", "one.wav", "--batch"])
+    #expect(again.status == 65)
+    #expect(((try jsonObject(again.stdout)["failures"] as? [[String: Any]])?.first?["file"] as? String) == "one.wav")
+    let directory = scratch.path + "/into"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let get = try rexstore(["audio", "get", "audio/u1/one.wav", "-o", directory, "--batch"])
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(try String(contentsOfFile: directory + "/one.wav", encoding: .utf8) == "x")
+  }
 }

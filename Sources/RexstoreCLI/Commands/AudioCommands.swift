@@ -23,6 +23,7 @@ enum AudioCommands {
       OptionSpec("name", value: "NAME", help: "object file name (required with -; one FILE only)"),
       OptionSpec("content-type", value: "TYPE", help: "content type (default: from the extension)"),
       OptionSpec("force", help: "replace an existing object"),
+      OptionSpec("batch", help: "batch output even for one FILE (for scripts that pass a glob)"),
     ],
     examples: [
       "rexstore audio put u42 session-7.mp3", "arecord -f cd | rexstore audio put u42 - --name live.wav",
@@ -30,7 +31,7 @@ enum AudioCommands {
     ]
   ) { inv, rt throws(RexstoreError) in
     let files = Array(inv.arguments.dropFirst())
-    if files.count > 1 { return try putMany(inv, rt, files: files) }
+    if files.count > 1 || inv.flag("batch") { return try putMany(inv, rt, files: files) }
     let file = files[0]
     guard let name = inv.value("name") ?? (file == "-" ? nil : FileSystem.baseName(of: file)) else {
       throw RexstoreError.usage("--name is required when FILE is -")
@@ -47,14 +48,14 @@ enum AudioCommands {
     if files.contains("-") { throw RexstoreError.usage("- (standard input) must be the only FILE") }
     if inv.value("name") != nil { throw RexstoreError.usage("--name names one object; give one FILE with it") }
     var seen: Set<String> = []
-    var entries: [(path: String, name: String)] = []
+    var entries: [(path: String, name: String, label: String)] = []
     for file in files {
       // Every name is checked before anything is uploaded.
       let blob = try AudioBlob(user: inv.argument(0), file: FileSystem.baseName(of: file))
       guard seen.insert(blob.file).inserted else {
         throw RexstoreError.usage("two FILEs would both be stored as '\(blob.name)'")
       }
-      entries.append((rt.absolute(file), blob.file))
+      entries.append((rt.absolute(file), blob.file, file))
     }
     let items = Audio(objects: try rt.objects()).putMany(
       user: inv.argument(0), files: entries, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
@@ -90,18 +91,22 @@ enum AudioCommands {
       file beside PATH that replaces it only once complete and verified against the stored checksums;
       on any failure PATH is left as it was. With several BLOBs, -o names a directory that receives
       each as its file name, downloaded in parallel; the output is {"items":[...],"count":N,
-      "failures":[...]}.
+      "failures":[...]}: the objects fetched (with their path) and the blobs that failed. --batch
+      gives that form for one BLOB too.
       """,
     arguments: [ArgumentSpec("BLOB", help: "full object name(s), audio/USER/FILE", variadic: true)],
-    options: [OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output), or into a directory", completion: .file)],
+    options: [
+      OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output), or into a directory", completion: .file),
+      OptionSpec("batch", help: "batch output, -o naming a directory, even for one BLOB"),
+    ],
     examples: ["rexstore audio get audio/u42/session-7.mp3 -o /tmp/s7.mp3", "rexstore audio get audio/u42/a.mp3 audio/u42/b.mp3 -o /tmp/u42"]
   ) { inv, rt throws(RexstoreError) in
     var blobs: [AudioBlob] = []
     for name in inv.arguments { blobs.append(try AudioBlob(parsing: name)) }
     let audio = Audio(objects: try rt.objects())
-    if blobs.count > 1 {
+    if blobs.count > 1 || inv.flag("batch") {
       guard let output = inv.value("output"), output != "-" else {
-        throw RexstoreError.usage("several BLOBs need -o DIR")
+        throw RexstoreError.usage("several BLOBs (or --batch) need -o DIR")
       }
       let directory = rt.absolute(output)
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }

@@ -13,18 +13,18 @@ extension Audio {
     public var error: RexstoreError?
   }
 
-  /// Uploads `files` (path and object file name) for `user`, in parallel.
+  /// Uploads `files` (path, object file name, and the label the caller knows it by) for `user`, in parallel.
   public func putMany(
-    user: String, files: [(path: String, name: String)], contentType: String?, overwrite: Bool
+    user: String, files: [(path: String, name: String, label: String)], contentType: String?, overwrite: Bool
   ) -> [BatchItem] {
     Audio.inParallel(files.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let file = files[index]
       let source = try ByteSource.open(file.path)
       let info = try Audio(objects: store).put(
         user: user, file: file.name, from: source, contentType: contentType, overwrite: overwrite)
-      return BatchItem(label: file.path, info: info, fallbackReason: store.fallbackReason, path: nil, error: nil)
+      return BatchItem(label: file.label, info: info, fallbackReason: store.fallbackReason, path: nil, error: nil)
     } failed: { index, error in
-      BatchItem(label: files[index].path, info: nil, fallbackReason: nil, path: nil, error: error)
+      BatchItem(label: files[index].label, info: nil, fallbackReason: nil, path: nil, error: error)
     }
   }
 

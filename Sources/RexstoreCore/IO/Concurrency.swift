@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 /// Results written by worker threads, each to its own slot.
@@ -84,5 +85,51 @@ enum Threads {
     }
     body(0)
     for thread in threads { pthread_join(thread, nil) }
+  }
+}
+
+extension Threads {
+  /// A started thread, to be joined exactly once.
+  final class Handle: @unchecked Sendable {
+    fileprivate var thread = pthread_t()
+    fileprivate var started = false
+    fileprivate var pooled: DispatchSemaphore?
+
+    func join() {
+      if started {
+        pthread_join(thread, nil)
+        started = false
+      } else if let pooled {
+        self.pooled = nil
+        pooled.wait()
+      }
+    }
+  }
+
+  /// Runs `body` on a new thread (not libdispatch's pool, which stops at the CPU count).
+  static func spawn(_ body: @escaping @Sendable () -> Void) -> Handle {
+    final class Job {
+      let body: @Sendable () -> Void
+      init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let handle = Handle()
+    let job = Unmanaged.passRetained(Job(body)).toOpaque()
+    let result = pthread_create(&handle.thread, nil, { raw in
+      Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().body()
+      return nil
+    }, job)
+    if result == 0 {
+      handle.started = true
+    } else {
+      // No thread to be had: libdispatch's pool is the next best place.
+      Unmanaged<Job>.fromOpaque(job).release()
+      let done = DispatchSemaphore(value: 0)
+      handle.pooled = done
+      DispatchQueue.global().async {
+        body()
+        done.signal()
+      }
+    }
+    return handle
   }
 }

@@ -114,9 +114,13 @@ extension FileSystem {
   /// A name no other process or call will pick: `.{base}.rexstore-tmp-{pid}-{n}`. The marker lets
   /// `health` find what a killed process left behind.
   public static func temporaryName(for base: String) -> String {
-    counter += 1
+    // Batch workers name temporaries concurrently: the counter is taken under a lock.
+    let n = counterLock.locked { () -> Int in
+      counter += 1
+      return counter
+    }
     let random = rexstore_random32()
-    return temporaryPrefix(for: base) + "\(getpid())-\(counter)-\(String(random, radix: 36))"
+    return temporaryPrefix(for: base) + "\(getpid())-\(n)-\(String(random, radix: 36))"
   }
 
   /// `.{base}.rexstore-tmp-`, the base cut to 100 bytes (on a character boundary) so that a 255-byte
@@ -143,6 +147,7 @@ extension FileSystem {
 
   public static let temporaryMarker = ".rexstore-tmp-"
   nonisolated(unsafe) private static var counter = 0
+  private static let counterLock = Mutex()
 
   public static func baseName(of path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return path }

@@ -17,11 +17,22 @@ public final class FallbackObjectStore: ObjectStore {
   static let warnings = Mutex()
   /// Why the last write went to the local root, if it did.
   public private(set) var fallbackReason: String?
+  /// The first outage a batch met, shared by its workers: later items go straight to the local
+  /// root instead of each waiting out the whole retry budget again.
+  private let outage: OutageLatch
 
-  public init(
+  public convenience init(
     gcs: Result<GCSObjectStore, RexstoreError>, local: LocalObjectStore, fallbackEnabled: Bool,
     warn: @escaping (String) -> Void
   ) {
+    self.init(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: OutageLatch())
+  }
+
+  init(
+    gcs: Result<GCSObjectStore, RexstoreError>, local: LocalObjectStore, fallbackEnabled: Bool,
+    warn: @escaping (String) -> Void, outage: OutageLatch
+  ) {
+    self.outage = outage
     switch gcs {
     case .success(let store):
       self.gcs = store
@@ -42,7 +53,7 @@ public final class FallbackObjectStore: ObjectStore {
     } else {
       gcs = .failure(setupError ?? RexstoreError(.unavailable, "GCS is not set up"))
     }
-    return FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn)
+    return FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: outage)
   }
 
   public var batchWidth: Int { gcs?.batchWidth ?? 1 }
@@ -62,12 +73,15 @@ public final class FallbackObjectStore: ObjectStore {
   ) throws(RexstoreError) -> T {
     fallbackReason = nil
     let outage: RexstoreError
-    if let gcs {
+    if let earlier = self.outage.error {
+      outage = earlier
+    } else if let gcs {
       do throws(RexstoreError) {
         return try attempt(gcs)
       } catch {
         guard FallbackObjectStore.isOutage(error) else { throw error }
         outage = error
+        self.outage.record(error)
       }
     } else {
       outage = setupError ?? RexstoreError(.unavailable, "GCS is not set up")
@@ -114,10 +128,12 @@ public final class FallbackObjectStore: ObjectStore {
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.get(name, into: sink) }
     if let here = try local.stat(name) {
+      let counting = CountingSink(sink)
       do throws(RexstoreError) {
-        if let there = try gcs.stat(name), GCSNewer(there, than: here) { return try gcs.get(name, into: sink) }
+        if let there = try gcs.stat(name), GCSNewer(there, than: here) { return try gcs.get(name, into: counting) }
       } catch {
-        guard FallbackObjectStore.isOutage(error) else { throw error }
+        // Bytes already in the sink would be followed by the local copy's: no fallback then.
+        guard FallbackObjectStore.isOutage(error), counting.count == 0 else { throw error }
         FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
       }
       return try local.get(name, into: sink)
@@ -230,4 +246,26 @@ final class ThenRemoving: GroupReplacement {
   }
 
   func undo() { inner.undo() }
+}
+
+/// Counts what passes through, so a fallback can tell whether a reader already got bytes.
+final class CountingSink: ByteSink {
+  let inner: any ByteSink
+  private(set) var count: Int64 = 0
+
+  init(_ inner: any ByteSink) { self.inner = inner }
+
+  func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
+    count += Int64(bytes.count)
+    try inner.write(bytes)
+  }
+}
+
+/// The first outage seen by any worker of one batch.
+final class OutageLatch: @unchecked Sendable {
+  private let lock = Mutex()
+  private var first: RexstoreError?
+
+  var error: RexstoreError? { lock.locked { first } }
+  func record(_ error: RexstoreError) { lock.locked { if first == nil { first = error } } }
 }

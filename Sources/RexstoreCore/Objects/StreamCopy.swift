@@ -15,11 +15,8 @@ enum StreamCopy {
   ) throws(RexstoreError) -> ObjectHasher {
     let ring = Ring(slots: slots, size: FileSystem.copyBufferSize)
     defer { ring.deallocate() }
-    let hashed = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-      ring.hashUntilEnd()
-      hashed.signal()
-    }
+    // A thread of its own: libdispatch's pool stops at the CPU count, and batch workers each need one.
+    let hasher = Threads.spawn { ring.hashUntilEnd() }
     var slot = 0
     do throws(RexstoreError) {
       while true {
@@ -34,12 +31,12 @@ enum StreamCopy {
     } catch {
       ring.lengths[slot] = 0
       ring.filled.signal()
-      hashed.wait()
+      hasher.join()
       throw error
     }
     ring.lengths[slot] = 0
     ring.filled.signal()
-    hashed.wait()
+    hasher.join()
     return ring.hasher
   }
 
@@ -47,14 +44,17 @@ enum StreamCopy {
   /// the two semaphores, which is what makes the unchecked sendability sound.
   final class Ring: @unchecked Sendable {
     let buffers: [UnsafeMutableRawBufferPointer]
-    var lengths: [Int]
+    /// Raw memory rather than an Array: the two threads write and read different elements at the
+    /// same time, which an Array's copy-on-write bookkeeping does not allow.
+    let lengths: UnsafeMutablePointer<Int>
     let free = DispatchSemaphore(value: 0)
     let filled = DispatchSemaphore(value: 0)
     var hasher = ObjectHasher()
 
     init(slots: Int, size: Int) {
       buffers = (0..<slots).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096) }
-      lengths = Array(repeating: 0, count: slots)
+      lengths = UnsafeMutablePointer<Int>.allocate(capacity: slots)
+      lengths.initialize(repeating: 0, count: slots)
       // Start from 0 and signal up: libdispatch traps if a semaphore is released holding less than
       // its initial value, which `free` does when the copy ends with slots still taken.
       for _ in 0..<slots { free.signal() }
@@ -73,7 +73,10 @@ enum StreamCopy {
       }
     }
 
-    func deallocate() { buffers.forEach { $0.deallocate() } }
+    func deallocate() {
+      buffers.forEach { $0.deallocate() }
+      lengths.deallocate()
+    }
   }
 }
 
@@ -111,21 +114,19 @@ final class HashingWriter {
   private final class Pipeline {
     private let sink: any ByteSink
     private let ring = StreamCopy.Ring(slots: StreamCopy.slots, size: FileSystem.copyBufferSize)
-    private let hashed = DispatchSemaphore(value: 0)
+    private let hashing: Threads.Handle
     private var slot = 0
     private var fill = 0
     private var ended = false
+    /// A failed write leaves the buffers in an unknown state: nothing more may be written.
+    private var failed: RexstoreError?
 
     init(sink: any ByteSink, hasher: ObjectHasher) {
       self.sink = sink
       ring.hasher = hasher
       let ring = self.ring
-      let hashed = self.hashed
       ring.free.wait()  // the first slot
-      DispatchQueue.global().async {
-        ring.hashUntilEnd()
-        hashed.signal()
-      }
+      hashing = Threads.spawn { ring.hashUntilEnd() }
     }
 
     deinit {
@@ -134,6 +135,7 @@ final class HashingWriter {
     }
 
     func push(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
+      if let failed { throw failed }
       var offset = 0
       while offset < bytes.count {
         let buffer = ring.buffers[slot]
@@ -147,7 +149,12 @@ final class HashingWriter {
 
     private func flush() throws(RexstoreError) {
       guard fill > 0 else { return }
-      try sink.write(UnsafeRawBufferPointer(rebasing: ring.buffers[slot][0..<fill]))
+      do throws(RexstoreError) {
+        try sink.write(UnsafeRawBufferPointer(rebasing: ring.buffers[slot][0..<fill]))
+      } catch {
+        failed = error
+        throw error
+      }
       ring.lengths[slot] = fill
       ring.filled.signal()
       slot = (slot + 1) % ring.buffers.count
@@ -156,6 +163,7 @@ final class HashingWriter {
     }
 
     func finish() throws(RexstoreError) -> Checksums {
+      if let failed { throw failed }
       try flush()
       end()
       return ring.hasher.finalize()
@@ -167,7 +175,7 @@ final class HashingWriter {
       ended = true
       ring.lengths[slot] = 0
       ring.filled.signal()
-      hashed.wait()
+      hashing.join()
     }
   }
 }

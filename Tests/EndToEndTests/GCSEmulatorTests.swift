@@ -205,4 +205,25 @@ import Testing
     let names = ((try jsonObject(listing)["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
     #expect(names == ["voice_profiles/u1/calm/sample_0.wav"])
   }
+
+  /// A resumable upload whose second chunk is cut mid-body resumes from the offset
+  /// gcp-storage-emulator reports (its status queries behave as GCS's do), and the object is whole.
+  @Test func resumableUploadResumesOnGCPStorageEmulator() throws {
+    let server = try StorageServer(.gcpStorageEmulator)
+    let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: 5_000_000))
+    let scratch = Processes.Scratch()
+    var env = server.emulatorEnvironment(scratch)
+    env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
+    let big = try randomFile(scratch, "resume.wav", size: 40 * 1024 * 1024 + 3)
+    let put = try Processes.rexstore(["audio", "put", "u1", big, "--no-fallback"], environment: env, in: scratch)
+    #expect(put.status == 0, "\(put.stderr)")
+    let cut = try String(contentsOfFile: proxy.dataDirectory + "/server.log", encoding: .utf8)
+    #expect(cut.contains("CUT Content-Range: bytes 16777216-"), "the proxy did not cut: \(cut)")
+    // Read back straight from the emulator, not through the proxy.
+    let out = scratch.path + "/back.wav"
+    let get = try Processes.rexstore(["audio", "get", "audio/u1/resume.wav", "-o", out], environment: server.emulatorEnvironment(scratch), in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+    #expect(try jsonObject(get.stdout)["md5"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+  }
 }

@@ -13,6 +13,8 @@ final class StorageServer {
     case gcpStorageEmulator
     /// Our stub: faults, auth, request log.
     case stub(arguments: [String])
+    /// A TCP proxy to another server that breaks one resumable chunk mid-body (`python/cut_proxy.py`).
+    case cuttingProxy(upstreamPort: Int, cutAfterBytes: Int)
   }
 
   static let venv = Processes.packageRoot + "/.venv"
@@ -57,12 +59,16 @@ final class StorageServer {
       process.arguments = ["start", "--host", "127.0.0.1", "--port", String(port), "--default-bucket", StorageServer.bucket, "--in-memory", "-q"]
       try process.run()
       try StorageServer.waitForHTTP(port: port, path: "/", process: process)
-    case .stub(let arguments):
+    case .stub, .cuttingProxy:
       try #require(FileManager.default.isExecutableFile(atPath: StorageServer.python), "no \(StorageServer.python): run 'make test'")
       let pipe = Pipe()
       process.standardOutput = pipe
       process.executableURL = URL(fileURLWithPath: StorageServer.python)
-      process.arguments = [StorageServer.scripts + "/gcs_stub.py", "--port", "0", "--bucket", StorageServer.bucket] + arguments
+      if case .stub(let arguments) = kind {
+        process.arguments = [StorageServer.scripts + "/gcs_stub.py", "--port", "0", "--bucket", StorageServer.bucket] + arguments
+      } else if case .cuttingProxy(let upstream, let cut) = kind {
+        process.arguments = [StorageServer.scripts + "/cut_proxy.py", String(upstream), String(cut)]
+      }
       try process.run()
       var line = Data()
       while !line.contains(UInt8(ascii: "\n")) {
@@ -74,7 +80,7 @@ final class StorageServer {
       let parts = text.split(separator: " ")
       guard parts.count == 2, parts[0] == "READY", let value = Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
         process.terminate()
-        throw ServerError.didNotStart("gcs_stub.py printed '\(text)'")
+        throw ServerError.didNotStart("\(process.arguments?.first ?? "") printed '\(text)'")
       }
       port = value
     }

@@ -14,9 +14,10 @@ enum AudioCommands {
       create-only with its MD5 and CRC32C (resumable above 8 MiB); locally it is written to a
       temporary file, fsynced and moved into place. Either way it is complete or absent. The output
       names its size, checksums (base64, as GCS writes them), the backend used and, if GCS could not
-      take it, the fallback_reason. With several FILEs they upload in parallel over kept-alive
-      connections, and the output is {"items":[...],"count":N,"failures":[...]}, the exit status that
-      of the worst failure.
+      take it, the fallback_reason. With several FILEs (or --batch) they upload in parallel over
+      kept-alive connections, and the output is {"items":[...],"count":N,"failures":[...]}: the
+      objects stored, and each FILE that failed as it was given; the exit status is that of the
+      worst failure.
       """,
     arguments: [user, ArgumentSpec("FILE", help: "the recording(s), or - for standard input", variadic: true, completion: .file)],
     options: [

@@ -226,4 +226,21 @@ import Testing
     #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
     #expect(try jsonObject(get.stdout)["md5"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
   }
+
+  /// A GCS-only host whose local root cannot be written: piped uploads and profile re-stores still
+  /// work (their spool and backups go elsewhere or are skipped), only a fallback would fail.
+  @Test func anUnwritableLocalRootDoesNotStopGCSWrites() throws {
+    let server = try StorageServer(.fakeGCS)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch).merging(["REXSTORE_OBJECTS": "/proc/rexstore-unwritable"]) { $1 }
+    let file = try randomFile(scratch, "p.wav", size: 3000)
+    let piped = try Processes.run(
+      "/bin/sh", ["-c", "cat \"$1\" | \"$0\" audio put u1 - --name p.wav", Processes.binary, file], environment: env,
+      directory: scratch.path)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(try jsonObject(piped.stdout)["backend"] as? String == "gcs")
+    #expect(try Processes.rexstore(["profile", "store", "u1", "p1", file], environment: env, in: scratch).status == 0)
+    let again = try Processes.rexstore(["profile", "store", "u1", "p1", file, file], environment: env, in: scratch)
+    #expect(again.status == 0, "\(again.stderr)")
+  }
 }

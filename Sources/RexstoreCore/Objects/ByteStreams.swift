@@ -35,13 +35,15 @@ public final class ByteSource {
   public func rewind() -> Bool { lseek(fd, start, SEEK_SET) == start }
 
   /// A seekable copy of a stream that cannot be rewound (a pipe), in an unlinked file under
-  /// `directory`, so an upload that fails half-way can still be stored locally.
-  public func spooled(in directory: String) throws(RexstoreError) -> ByteSource {
+  /// `directory`, so an upload that fails half-way can still be stored locally. Returns nil, having
+  /// read nothing, when no spool file can be made there; a failure while copying is thrown, since
+  /// the bytes read so far are gone from the stream.
+  public func spooled(in directory: String) throws(RexstoreError) -> ByteSource? {
     if lseek(fd, 0, SEEK_CUR) >= 0 { return self }
-    try FileSystem.makeDirectories(directory)
+    guard (try? FileSystem.makeDirectories(directory)) != nil else { return nil }
     let path = directory + "/" + FileSystem.temporaryName(for: "spool")
     let copy = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
-    guard copy >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
+    guard copy >= 0 else { return nil }
     unlink(path)
     let spool = ByteSource(fd: copy, name: name, owned: true)
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)

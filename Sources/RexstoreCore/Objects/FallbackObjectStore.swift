@@ -106,7 +106,9 @@ public final class FallbackObjectStore: ObjectStore {
         .conflict, "'\(name)' already exists in the local root (stored while GCS was unavailable)",
         hint: "run 'rexstore migrate', or add --force to replace it")
     }
-    let source = fallbackEnabled ? try source.spooled(in: spoolDirectory) : source
+    // Without a spool (an unwritable local root) the upload still goes ahead; only a fallback after
+    // part of a pipe was sent becomes impossible, and says so.
+    let source = fallbackEnabled ? (try source.spooled(in: spoolDirectory) ?? source) : source
     return try write(
       "'\(name)'", gcs: { gcs throws(RexstoreError) in
         let info = try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
@@ -198,7 +200,9 @@ public final class FallbackObjectStore: ObjectStore {
   public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
     var members = members
     if fallbackEnabled {
-      for index in members.indices { members[index].source = try members[index].source.spooled(in: spoolDirectory) }
+      for index in members.indices {
+        members[index].source = try members[index].source.spooled(in: spoolDirectory) ?? members[index].source
+      }
     }
     return try write(
       "'\(directory)/'", gcs: { gcs throws(RexstoreError) -> any GroupReplacement in

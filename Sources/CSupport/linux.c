@@ -37,3 +37,5 @@ long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size) {
 void rexstore_start_writeback(int fd, long long offset, long long length) {
   (void)sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
+
+int rexstore_syncfs(int fd) { return syncfs(fd); }

@@ -18,5 +18,8 @@ uint32_t rexstore_random32(void);
 /// ends a large write has little left to flush.
 void rexstore_start_writeback(int fd, long long offset, long long length);
 long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
+/// Flushes every dirty page of the file system holding `fd` (syncfs): one call instead of one fsync
+/// per file when a batch of downloads is made durable together.
+int rexstore_syncfs(int fd);
 
 #endif

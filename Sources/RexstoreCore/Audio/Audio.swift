@@ -19,9 +19,9 @@ public struct Audio {
   }
 
   /// Downloads an object to `path` atomically.
-  public func download(_ blob: AudioBlob, to path: String, syncDirectory: Bool = true) throws(RexstoreError) -> ObjectInfo {
+  public func download(_ blob: AudioBlob, to path: String) throws(RexstoreError) -> ObjectInfo {
     // No stat first: a missing object leaves only a temporary file, removed at once, and PATH as it was.
-    let result = try FileDownload.write(to: path, syncDirectory: syncDirectory) { sink throws(RexstoreError) in
+    let result = try FileDownload.write(to: path) { sink throws(RexstoreError) in
       try objects.get(blob.name, into: sink)
     }
     guard let info = result else { throw missing(blob.name) }

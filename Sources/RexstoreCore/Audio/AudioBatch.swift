@@ -11,6 +11,8 @@ extension Audio {
     public var fallbackReason: String?
     public var path: String?
     public var error: RexstoreError?
+    /// A verified download still in its temporary file, waiting for the batch's commit.
+    var temporary: String? = nil
   }
 
   /// Uploads `files` (path, object file name, and the label the caller knows it by) for `user`, in parallel.
@@ -28,19 +30,37 @@ extension Audio {
     }
   }
 
-  /// Downloads `blobs` into `directory` (each as its file name), in parallel, each verified before
-  /// it replaces anything.
-  /// Each file is fsynced before its rename; the directory, once, after the last.
+  /// Downloads `blobs` into `directory` (each as its file name), in parallel. Each is verified in
+  /// its temporary file; once all have arrived, one `syncfs` makes them durable and they are renamed
+  /// into place, so nothing replaces an existing file before its bytes are on disk.
   public func getMany(_ blobs: [AudioBlob], into directory: String) -> [BatchItem] {
-    let items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
+    var items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let blob = blobs[index]
       let path = directory + "/" + blob.file
-      let info = try Audio(objects: store).download(blob, to: path, syncDirectory: false)
-      return BatchItem(label: blob.name, info: info, fallbackReason: nil, path: path, error: nil)
+      let pending = try FileDownload.writePending(to: path) { sink throws(RexstoreError) in
+        try store.get(blob.name, into: sink)
+      }
+      guard let pending else { throw RexstoreError.notFound("no object '\(blob.name)'") }
+      return BatchItem(
+        label: blob.name, info: pending.info, fallbackReason: nil, path: path, error: nil, temporary: pending.temporary)
     } failed: { index, error in
       BatchItem(label: blobs[index].name, info: nil, fallbackReason: nil, path: nil, error: error)
     }
-    FileSystem.syncDirectory(directory)
+    var arrived: [Int] = []
+    var pending: [FileDownload.Pending] = []
+    for (index, item) in items.enumerated() {
+      guard let temporary = item.temporary, let path = item.path, let info = item.info else { continue }
+      arrived.append(index)
+      pending.append(FileDownload.Pending(temporary: temporary, path: path, info: info))
+    }
+    for (index, outcome) in zip(arrived, FileDownload.commit(pending, in: directory)) {
+      items[index].temporary = nil
+      if let outcome {
+        items[index].error = outcome
+        items[index].info = nil
+        items[index].path = nil
+      }
+    }
     return items
   }
 

@@ -1,12 +1,12 @@
+import CSupport
 import Glibc
 
 /// Writes a download to `path` so that it never leaves a partial or clobbered file: the bytes go to
 /// a temporary file beside `path`, which replaces it only after the backend verified the checksums
 /// and the file is fsynced. On any failure the temporary file is removed and `path` is untouched.
 public enum FileDownload {
-  /// `syncDirectory: false` leaves the directory's fsync to the caller (a batch syncs it once).
   public static func write(
-    to path: String, syncDirectory: Bool = true, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+    to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> ObjectInfo? {
     if FileSystem.isDirectory(path) { throw RexstoreError(.cannotCreate, "'\(path)' is a directory") }
     let directory = FileSystem.parent(of: path)
@@ -28,12 +28,75 @@ public enum FileDownload {
       close(fd)
       closed = true
       guard rename(temp, path) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
-      if syncDirectory { FileSystem.syncDirectory(directory) }
+      FileSystem.syncDirectory(directory)
       return info
     } catch {
       if !closed { close(fd) }
       unlink(temp)
       throw error
     }
+  }
+}
+
+extension FileDownload {
+  /// A verified download in its temporary file, not yet durable nor in place.
+  public struct Pending: Sendable {
+    public var temporary: String
+    public var path: String
+    public var info: ObjectInfo
+  }
+
+  /// Like `write`, but stops before the fsync and the rename: a batch makes all its files durable
+  /// with one `syncfs` and then renames them (`commit`), instead of one journal commit per file.
+  public static func writePending(
+    to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+  ) throws(RexstoreError) -> Pending? {
+    if FileSystem.isDirectory(path) { throw RexstoreError(.cannotCreate, "'\(path)' is a directory") }
+    let directory = FileSystem.parent(of: path)
+    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: path))
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
+    do throws(RexstoreError) {
+      let info = try body(DescriptorSink(fd: fd, name: path))
+      close(fd)
+      guard let info else {
+        unlink(temp)
+        return nil
+      }
+      return Pending(temporary: temp, path: path, info: info)
+    } catch {
+      close(fd)
+      unlink(temp)
+      throw error
+    }
+  }
+
+  /// Makes every pending file durable (one `syncfs` of their file system), renames each into place,
+  /// then syncs `directory` once. Returns, per pending file, nil or the error that kept it out.
+  public static func commit(_ pending: [Pending], in directory: String) -> [RexstoreError?] {
+    guard !pending.isEmpty else { return [] }
+    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    let synced = fd >= 0 && rexstore_syncfs(fd) == 0
+    if fd >= 0 { close(fd) }
+    let results: [RexstoreError?] = pending.map { file in
+      if !synced {
+        // No syncfs: fall back to one fsync per file.
+        let handle = open(file.temporary, O_RDONLY | O_CLOEXEC)
+        let ok = handle >= 0 && fsync(handle) == 0
+        if handle >= 0 { close(handle) }
+        if !ok {
+          unlink(file.temporary)
+          return systemError("cannot sync", path: file.temporary)
+        }
+      }
+      guard rename(file.temporary, file.path) == 0 else {
+        let error = systemError("cannot rename into", path: file.path).asCannotCreate
+        unlink(file.temporary)
+        return error
+      }
+      return nil
+    }
+    FileSystem.syncDirectory(directory)
+    return results
   }
 }

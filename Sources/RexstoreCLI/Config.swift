@@ -37,6 +37,8 @@ public struct Config: Sendable {
   public var cacheDirectory: String?
   /// gcloud's well-known ADC file, when no credentials file is named and it exists.
   public var wellKnownCredentials: String?
+  /// `$TMPDIR` if absolute, else /tmp.
+  public var temporaryDirectory: String = "/tmp"
 
   /// The backend `auto` resolves to: GCS when enabled and a bucket is configured, else local.
   public var effectiveBackend: String {
@@ -161,7 +163,8 @@ public struct Config: Sendable {
       gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
       gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
       metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
-      cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentials: adc)
+      cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentials: adc,
+      temporaryDirectory: environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp")
   }
 
   /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.

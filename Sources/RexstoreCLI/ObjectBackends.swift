@@ -26,6 +26,7 @@ extension Config {
         maxDelayMilliseconds: max(milliseconds(gcsRetryDelay), 16_000)),
       timeouts: HTTPTimeouts(connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout))
     settings.spoolDirectory = objects.value + "/.rexstore-spool"
+    settings.temporaryDirectory = temporaryDirectory
     return settings
   }
 

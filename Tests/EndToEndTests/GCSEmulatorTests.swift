@@ -52,23 +52,24 @@ import Testing
     let server = try StorageServer(.fakeGCS)
     let scratch = Processes.Scratch()
     let env = server.emulatorEnvironment(scratch)
-    let files = try (0..<40).map { try randomFile(scratch, "f\($0).wav", size: 1000 + $0) }
+    // 70 files: one commit wave of 64 during the batch, the rest when it ends.
+    let files = try (0..<70).map { try randomFile(scratch, "f\($0).wav", size: 1000 + $0) }
     let put = try Processes.rexstore(["audio", "put", "u1"] + files, environment: env, in: scratch)
     #expect(put.status == 0, "\(put.stderr)")
     let report = try jsonObject(put.stdout)
-    #expect(report["count"] as? Int == 40)
+    #expect(report["count"] as? Int == 70)
     #expect((report["failures"] as? [Any])?.isEmpty == true)
     let items = try #require(report["items"] as? [[String: Any]])
-    #expect(items.map { $0["blob"] as? String } == (0..<40).map { "audio/u1/f\($0).wav" })
+    #expect(items.map { $0["blob"] as? String } == (0..<70).map { "audio/u1/f\($0).wav" })
     #expect(items.allSatisfy { $0["backend"] as? String == "gcs" && $0["fallback_reason"] is NSNull })
 
     let out = scratch.path + "/out"
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-    let blobs = (0..<40).map { "audio/u1/f\($0).wav" } + ["audio/u1/missing.wav"]
+    let blobs = (0..<70).map { "audio/u1/f\($0).wav" } + ["audio/u1/missing.wav"]
     let get = try Processes.rexstore(["audio", "get"] + blobs + ["-o", out], environment: env, in: scratch)
     #expect(get.status == 1, "\(get.stderr)")
     let fetched = try jsonObject(get.stdout)
-    #expect(fetched["count"] as? Int == 40)
+    #expect(fetched["count"] as? Int == 70)
     #expect((fetched["failures"] as? [[String: Any]])?.map { $0["blob"] as? String } == ["audio/u1/missing.wav"])
     for (i, file) in files.enumerated() {
       #expect(FileManager.default.contentsEqual(atPath: out + "/f\(i).wav", andPath: file))

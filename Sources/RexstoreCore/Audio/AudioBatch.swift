@@ -11,8 +11,6 @@ extension Audio {
     public var fallbackReason: String?
     public var path: String?
     public var error: RexstoreError?
-    /// A verified download still in its temporary file, waiting for the batch's commit.
-    var temporary: String? = nil
   }
 
   /// Uploads `files` (path, object file name, and the label the caller knows it by) for `user`, in parallel.
@@ -31,9 +29,11 @@ extension Audio {
   }
 
   /// Downloads `blobs` into `directory` (each as its file name), in parallel. Each is verified in
-  /// its temporary file; once all have arrived, one `syncfs` makes them durable and they are renamed
-  /// into place, so nothing replaces an existing file before its bytes are on disk.
+  /// its temporary file; verified files are made durable and renamed into place in waves of
+  /// `commitWave` (one `syncfs` each, see `FileDownload.commit`), so nothing replaces an existing
+  /// file before its bytes are on disk, and an interrupted batch leaves at most one wave behind.
   public func getMany(_ blobs: [AudioBlob], into directory: String) -> [BatchItem] {
+    let waves = CommitWaves(directory: directory)
     var items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let blob = blobs[index]
       let path = directory + "/" + blob.file
@@ -41,28 +41,21 @@ extension Audio {
         try store.get(blob.name, into: sink)
       }
       guard let pending else { throw RexstoreError.notFound("no object '\(blob.name)'") }
-      return BatchItem(
-        label: blob.name, info: pending.info, fallbackReason: nil, path: path, error: nil, temporary: pending.temporary)
+      waves.add(index, pending)
+      return BatchItem(label: blob.name, info: pending.info, fallbackReason: nil, path: path, error: nil)
     } failed: { index, error in
       BatchItem(label: blobs[index].name, info: nil, fallbackReason: nil, path: nil, error: error)
     }
-    var arrived: [Int] = []
-    var pending: [FileDownload.Pending] = []
-    for (index, item) in items.enumerated() {
-      guard let temporary = item.temporary, let path = item.path, let info = item.info else { continue }
-      arrived.append(index)
-      pending.append(FileDownload.Pending(temporary: temporary, path: path, info: info))
-    }
-    for (index, outcome) in zip(arrived, FileDownload.commit(pending, in: directory)) {
-      items[index].temporary = nil
-      if let outcome {
-        items[index].error = outcome
-        items[index].info = nil
-        items[index].path = nil
-      }
+    waves.flush()
+    for (index, error) in waves.errors {
+      items[index].error = error
+      items[index].info = nil
+      items[index].path = nil
     }
     return items
   }
+
+  static let commitWave = 64
 
   /// Runs `body` for indices 0..<count on up to `store.batchWidth` threads; results in index order.
   static func inParallel(
@@ -94,3 +87,42 @@ extension Audio {
   }
 }
 
+
+/// Verified downloads waiting to be committed; whichever worker fills a wave commits it.
+private final class CommitWaves: @unchecked Sendable {
+  let directory: String
+  private let lock = Mutex()
+  private var waiting: [(Int, FileDownload.Pending)] = []
+  private var failed: [Int: RexstoreError] = [:]
+
+  init(directory: String) { self.directory = directory }
+
+  func add(_ index: Int, _ pending: FileDownload.Pending) {
+    let wave = lock.locked { () -> [(Int, FileDownload.Pending)] in
+      waiting.append((index, pending))
+      guard waiting.count >= Audio.commitWave else { return [] }
+      defer { waiting = [] }
+      return waiting
+    }
+    commit(wave)
+  }
+
+  func flush() {
+    commit(lock.locked { () -> [(Int, FileDownload.Pending)] in
+      defer { waiting = [] }
+      return waiting
+    })
+  }
+
+  private func commit(_ wave: [(Int, FileDownload.Pending)]) {
+    guard !wave.isEmpty else { return }
+    let outcomes = FileDownload.commit(wave.map(\.1), in: directory)
+    lock.locked {
+      for ((index, _), outcome) in zip(wave, outcomes) {
+        if let outcome { failed[index] = outcome }
+      }
+    }
+  }
+
+  var errors: [Int: RexstoreError] { lock.locked { failed } }
+}

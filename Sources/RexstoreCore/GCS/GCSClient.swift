@@ -9,6 +9,8 @@ public struct GCSSettings: Sendable {
   public var parallelUploads: Int
   /// Where copies of profile samples wait while a re-store overwrites them (unlinked files).
   public var spoolDirectory: String = "/tmp"
+  /// Where they go when the spool directory cannot be written (`$TMPDIR`, else /tmp).
+  public var temporaryDirectory: String = "/tmp"
 
   public init(endpoint: String, bucket: String, retry: RetryPolicy = RetryPolicy(),
               timeouts: HTTPTimeouts = HTTPTimeouts(), parallelUploads: Int = 4) {

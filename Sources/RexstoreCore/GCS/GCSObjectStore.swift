@@ -168,10 +168,10 @@ public final class GCSObjectStore: ObjectStore {
 
   /// A verified copy of one object in an unlinked spool file, and its metadata (with the generation read).
   private func backUp(_ info: ObjectInfo) throws(RexstoreError) -> (ObjectInfo, ByteSource) {
-    // The spool directory in the local root, else /tmp (a GCS-only host may have no writable root).
+    // The spool directory in the local root, else $TMPDIR (a GCS-only host may have no writable root).
     var fd: Int32 = -1
     var path = ""
-    for directory in [client.settings.spoolDirectory, "/tmp"] where fd < 0 {
+    for directory in [client.settings.spoolDirectory, client.settings.temporaryDirectory] where fd < 0 {
       guard (try? FileSystem.makeDirectories(directory)) != nil else { continue }
       path = directory + "/" + FileSystem.temporaryName(for: "backup")
       fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)

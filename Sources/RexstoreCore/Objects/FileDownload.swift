@@ -39,15 +39,17 @@ public enum FileDownload {
 }
 
 extension FileDownload {
-  /// A verified download in its temporary file, not yet durable nor in place.
+  /// A verified download in its temporary file (still open), not yet durable nor in place.
   public struct Pending: Sendable {
     public var temporary: String
     public var path: String
     public var info: ObjectInfo
+    /// Kept open until the commit, whose fsync then reports this file's own write errors.
+    var fd: Int32
   }
 
-  /// Like `write`, but stops before the fsync and the rename: a batch makes all its files durable
-  /// with one `syncfs` and then renames them (`commit`), instead of one journal commit per file.
+  /// Like `write`, but stops before the fsync and the rename: a batch makes its files durable
+  /// together (`commit`), instead of one journal commit per file.
   public static func writePending(
     to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> Pending? {
@@ -57,13 +59,12 @@ extension FileDownload {
     let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     do throws(RexstoreError) {
-      let info = try body(DescriptorSink(fd: fd, name: path))
-      close(fd)
-      guard let info else {
+      guard let info = try body(DescriptorSink(fd: fd, name: path)) else {
+        close(fd)
         unlink(temp)
         return nil
       }
-      return Pending(temporary: temp, path: path, info: info)
+      return Pending(temporary: temp, path: path, info: info, fd: fd)
     } catch {
       close(fd)
       unlink(temp)
@@ -71,23 +72,19 @@ extension FileDownload {
     }
   }
 
-  /// Makes every pending file durable (one `syncfs` of their file system), renames each into place,
-  /// then syncs `directory` once. Returns, per pending file, nil or the error that kept it out.
+  /// Makes the pending files durable and renames each into place, then syncs `directory` once.
+  /// One `syncfs` first writes them all back in a single journal commit; each file's own `fsync`
+  /// (then cheap) and `close` still decide, so a write error anywhere keeps that file out. Returns,
+  /// per pending file, nil or the error that kept it out.
   public static func commit(_ pending: [Pending], in directory: String) -> [RexstoreError?] {
     guard !pending.isEmpty else { return [] }
-    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    let synced = fd >= 0 && rexstore_syncfs(fd) == 0
-    if fd >= 0 { close(fd) }
+    _ = rexstore_syncfs(pending[0].fd)
     let results: [RexstoreError?] = pending.map { file in
-      if !synced {
-        // No syncfs: fall back to one fsync per file.
-        let handle = open(file.temporary, O_RDONLY | O_CLOEXEC)
-        let ok = handle >= 0 && fsync(handle) == 0
-        if handle >= 0 { close(handle) }
-        if !ok {
-          unlink(file.temporary)
-          return systemError("cannot sync", path: file.temporary)
-        }
+      let synced = fsync(file.fd) == 0
+      let closed = close(file.fd) == 0
+      guard synced, closed else {
+        unlink(file.temporary)
+        return systemError("cannot write", path: file.path)
       }
       guard rename(file.temporary, file.path) == 0 else {
         let error = systemError("cannot rename into", path: file.path).asCannotCreate

@@ -35,8 +35,13 @@ public struct Config: Sendable {
   public var metadataHost: Setting?
   /// Where access tokens are cached: `$XDG_CACHE_HOME/rexstore`.
   public var cacheDirectory: String?
+  /// Where gcloud keeps its ADC file (`application_default_credentials.json`).
+  var wellKnownCredentialsPath: String?
   /// gcloud's well-known ADC file, when no credentials file is named and it exists.
-  public var wellKnownCredentials: String?
+  public var wellKnownCredentials: String? {
+    guard credentials == nil, let path = wellKnownCredentialsPath, access(path, R_OK) == 0 else { return nil }
+    return path
+  }
   /// `$TMPDIR` if absolute, else /tmp.
   public var temporaryDirectory: String = "/tmp"
 
@@ -145,13 +150,9 @@ public struct Config: Sendable {
     guard let attempts = Int(retries.value), attempts >= 1, attempts <= 100 else {
       throw RexstoreError(.config, "gcs_retries (\(retries.source)) must be a whole number of attempts from 1 to 100")
     }
-    var adc: String?
-    if credentials == nil {
-      let base = nonEmpty(environment["CLOUDSDK_CONFIG"]) ?? xdg("XDG_CONFIG_HOME", ".config", environment).map { $0 + "/gcloud" }
-      if let base, access(base + "/application_default_credentials.json", R_OK) == 0 {
-        adc = base + "/application_default_credentials.json"
-      }
-    }
+    // Only named here; whether it exists is asked when GCS needs credentials, not at every start-up.
+    let adc = (nonEmpty(environment["CLOUDSDK_CONFIG"]) ?? xdg("XDG_CONFIG_HOME", ".config", environment).map { $0 + "/gcloud" })
+      .map { $0 + "/application_default_credentials.json" }
     return Config(
       root: root, database: database, objects: objects, busyTimeout: busy, configFile: configFile,
       busyTimeoutMilliseconds: millis, backend: backend, bucket: pick("bucket", "GCS_BUCKET_NAME", "bucket"),
@@ -163,7 +164,7 @@ public struct Config: Sendable {
       gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
       gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
       metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
-      cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentials: adc,
+      cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentialsPath: adc,
       temporaryDirectory: environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp")
   }
 

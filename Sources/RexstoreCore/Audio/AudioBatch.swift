@@ -69,21 +69,13 @@ extension Audio {
     for _ in 1..<width {
       if let worker = try? store.worker() { workers.append(worker) }
     }
-    let results = Slots<Audio.BatchItem>(count: count)
-    let next = Tickets()
-    // Each worker thread uses only its own store; the counter and slots are locked.
-    let shared = Unchecked((workers, body, failed))
-    Threads.run(workers.count) { worker in
-      let (workers, body, failed) = shared.value
-      while let index = next.take(below: count) {
-        do throws(RexstoreError) {
-          results.set(index, try body(workers[worker], index))
-        } catch {
-          results.set(index, failed(index, error))
-        }
+    return Threads.map(count, workers: workers) { worker, index in
+      do throws(RexstoreError) {
+        return try body(worker, index)
+      } catch {
+        return failed(index, error)
       }
     }
-    return results.values.enumerated().map { $0.element ?? failed($0.offset, RexstoreError(.internal, "not run")) }
   }
 }
 

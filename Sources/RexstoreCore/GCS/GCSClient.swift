@@ -111,17 +111,31 @@ final class GCSClient {
     _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
     onHead: ((Int, [String: String]) -> Void)? = nil
   ) throws(RexstoreError) -> HTTPResponse {
-    try settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+    try sendNotingRetries(what, make, sink: sink, onHead: onHead).response
+  }
+
+  /// `send`, also telling whether an earlier try may have taken effect unseen (no answer, or a 5xx
+  /// after the server may have acted): a create-only upload's 412 or a delete's 404 may then be
+  /// our own earlier try's doing.
+  func sendNotingRetries(
+    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
+    onHead: ((Int, [String: String]) -> Void)? = nil
+  ) throws(RexstoreError) -> (response: HTTPResponse, retried: Bool) {
+    var retried = false
+    let response = try settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
       switch try exchange(make, sink: sink, onHead: onHead) {
       case .noAnswer(let message):
+        retried = true
         return .retry(unreachable(what, message), retryAfterSeconds: nil)
       case .response(let response):
         if GCSClient.isRetryable(response.status) {
+          retried = true
           return .retry(failure(what, response), retryAfterSeconds: response.header("retry-after").flatMap { Int($0) })
         }
         return .done(response)
       }
     }
+    return (response, retried)
   }
 
   func unreachable(_ what: String, _ message: String) -> RexstoreError {

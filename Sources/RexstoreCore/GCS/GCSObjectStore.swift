@@ -110,23 +110,10 @@ public final class GCSObjectStore: ObjectStore {
   func delete(_ name: String, generation: Int64, client: GCSClient) throws(RexstoreError) -> Bool {
     let what = "delete '\(name)'"
     let url = client.objectURL(name) + "?ifGenerationMatch=\(generation)"
-    var unanswered = false
-    let response = try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
-      switch try client.exchange({ HTTPRequest(method: "DELETE", url: url) }) {
-      case .noAnswer(let message):
-        unanswered = true
-        return .retry(client.unreachable(what, message), retryAfterSeconds: nil)
-      case .response(let response):
-        if GCSClient.isRetryable(response.status) {
-          unanswered = true
-          return .retry(client.failure(what, response), retryAfterSeconds: nil)
-        }
-        return .done(response)
-      }
-    }
+    let (response, retried) = try client.sendNotingRetries(what) { HTTPRequest(method: "DELETE", url: url) }
     switch response.status {
     case 200, 204: return true
-    case 404: return unanswered
+    case 404: return retried
     case 412: throw RexstoreError(.conflict, "cannot \(what): it was replaced meanwhile; nothing deleted")
     default: throw client.failure(what, response)
     }
@@ -152,7 +139,6 @@ public final class GCSObjectStore: ObjectStore {
       switch result {
       case .success(let info): uploaded.append(info)
       case .failure(let error): firstError = firstError ?? error
-      case nil: firstError = firstError ?? RexstoreError(.internal, "an upload did not run")
       }
     }
     let replacement = GCSGroupReplacement(
@@ -190,30 +176,21 @@ public final class GCSObjectStore: ObjectStore {
   /// Uploads each member on one of at most `parallelUploads` threads, each with its own connection.
   private func uploadInParallel(
     _ members: [GroupMember], generations: [String: Int64]
-  ) throws(RexstoreError) -> [Result<ObjectInfo, RexstoreError>?] {
+  ) throws(RexstoreError) -> [Result<ObjectInfo, RexstoreError>] {
     let width = max(1, min(client.settings.parallelUploads, members.count))
     var clients = [client]
     for _ in 1..<max(width, 1) { clients.append(try client.sibling()) }
-    let results = Slots<Result<ObjectInfo, RexstoreError>>(count: members.count)
-    let next = Tickets()
-    // Each worker touches only its own client and the members it takes from the counter.
-    let shared = Unchecked((clients, members))
-    Threads.run(width) { worker in
-      let (pool, members) = shared.value
-      let client = pool[worker]
-      while let index = next.take(below: members.count) {
-        let member = members[index]
-        let upload = GCSUpload(
-          client: client, name: member.name, contentType: member.contentType,
-          ifGenerationMatch: generations[member.name] ?? 0)
-        do throws(RexstoreError) {
-          results.set(index, .success(try upload.run(member.source)))
-        } catch {
-          results.set(index, .failure(error))
-        }
+    return Threads.map(members.count, workers: clients) { client, index in
+      let member = members[index]
+      let upload = GCSUpload(
+        client: client, name: member.name, contentType: member.contentType,
+        ifGenerationMatch: generations[member.name] ?? 0)
+      do throws(RexstoreError) {
+        return .success(try upload.run(member.source))
+      } catch {
+        return .failure(error)
       }
     }
-    return results.values
   }
 
   public func repairGroup(

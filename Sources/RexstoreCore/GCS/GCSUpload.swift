@@ -1,5 +1,4 @@
 import CSupport
-import Dispatch
 import Glibc
 
 /// One object upload: multipart (metadata, MD5 and CRC32C in one request) up to 8 MiB, resumable
@@ -49,7 +48,7 @@ struct GCSUpload {
   // MARK: - Multipart
 
   private func multipart(_ data: UnsafeRawBufferPointer, _ sums: Checksums) throws(RexstoreError) -> ObjectInfo {
-    let boundary = "rexstore-\(String(UInt64(rexstoreRandom()), radix: 36))\(String(UInt64(rexstoreRandom()), radix: 36))"
+    let boundary = "rexstore-\(String(rexstore_random32(), radix: 36))\(String(rexstore_random32(), radix: 36))"
     let metadata = JSONValue.record([
       "name": .string(name), "contentType": .string(contentType), "md5Hash": .string(sums.md5),
       "crc32c": .string(sums.crc32c),
@@ -63,26 +62,12 @@ struct GCSUpload {
     let url = client.uploadPath + GCSClient.query([
       ("uploadType", "multipart"), ("ifGenerationMatch", String(ifGenerationMatch)),
     ])
-    var unanswered = false
-    let response = try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
-      let exchange = try client.exchange {
-        HTTPRequest(
-          method: "POST", url: url, headers: [("Content-Type", "multipart/related; boundary=\(boundary)")],
-          body: .bytes(body))
-      }
-      switch exchange {
-      case .noAnswer(let message):
-        unanswered = true
-        return .retry(client.unreachable(what, message), retryAfterSeconds: nil)
-      case .response(let response):
-        if GCSClient.isRetryable(response.status) {
-          unanswered = true
-          return .retry(client.failure(what, response), retryAfterSeconds: nil)
-        }
-        return .done(response)
-      }
+    let (response, retried) = try client.sendNotingRetries(what) {
+      HTTPRequest(
+        method: "POST", url: url, headers: [("Content-Type", "multipart/related; boundary=\(boundary)")],
+        body: .bytes(body))
     }
-    if response.status == 412, unanswered, let existing = try ownObject(sums) { return existing }
+    if response.status == 412, retried, let existing = try ownObject(sums) { return existing }
     return try finished(response, sums)
   }
 
@@ -286,30 +271,22 @@ struct GCSUpload {
   }
 }
 
-func rexstoreRandom() -> UInt32 { rexstore_random32() }
-
 /// An `ObjectHasher` that can digest one buffer on a second thread while the caller sends it.
 final class BackgroundHasher: @unchecked Sendable {
   private var hasher = ObjectHasher()
-  private let done = DispatchSemaphore(value: 0)
-  private var running = false
+  private var running: Threads.Handle?
 
   func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bytes) }
 
-  /// Hashes `bytes` in the background; the caller must not change them before `wait()`.
+  /// Hashes `bytes` on a thread of its own; the caller must not change them before `wait()`.
   func start(_ bytes: UnsafeRawBufferPointer) {
-    running = true
     let pointer = Unchecked(bytes)
-    DispatchQueue.global().async {
-      self.hasher.update(pointer.value)
-      self.done.signal()
-    }
+    running = Threads.spawn { self.hasher.update(pointer.value) }
   }
 
   func wait() {
-    guard running else { return }
-    done.wait()
-    running = false
+    running?.join()
+    running = nil
   }
 
   func finalize() -> Checksums { hasher.finalize() }

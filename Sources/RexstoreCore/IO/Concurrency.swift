@@ -133,3 +133,20 @@ extension Threads {
     return handle
   }
 }
+
+extension Threads {
+  /// Runs `body(worker, index)` for every index in 0..<count, one thread per worker (each worker is
+  /// used by its thread alone), indices handed out in order; results come back in index order.
+  static func map<Worker, Value>(
+    _ count: Int, workers: [Worker], _ body: @escaping (Worker, Int) -> Value
+  ) -> [Value] {
+    let results = Slots<Value>(count: count)
+    let next = Tickets()
+    let shared = Unchecked((workers, body))
+    run(workers.count) { worker in
+      let (workers, body) = shared.value
+      while let index = next.take(below: count) { results.set(index, body(workers[worker], index)) }
+    }
+    return results.values.map { $0! }
+  }
+}

@@ -132,7 +132,7 @@ public final class FallbackObjectStore: ObjectStore {
     if let here = try local.stat(name) {
       let counting = CountingSink(sink)
       do throws(RexstoreError) {
-        if let there = try gcs.stat(name), GCSNewer(there, than: here) { return try gcs.get(name, into: counting) }
+        if let there = try gcs.stat(name), gcsIsNewer(there, than: here) { return try gcs.get(name, into: counting) }
       } catch {
         // Bytes already in the sink would be followed by the local copy's: no fallback then.
         guard FallbackObjectStore.isOutage(error), counting.count == 0 else { throw error }
@@ -150,7 +150,7 @@ public final class FallbackObjectStore: ObjectStore {
     do throws(RexstoreError) {
       let there = try gcs.stat(name)
       guard let here else { return there }
-      guard let there, GCSNewer(there, than: here) else { return here }
+      guard let there, gcsIsNewer(there, than: here) else { return here }
       return there
     } catch {
       guard FallbackObjectStore.isOutage(error), let here else { throw error }
@@ -160,7 +160,7 @@ public final class FallbackObjectStore: ObjectStore {
   }
 
   /// Whether GCS's copy is the current one; a tie goes to GCS.
-  private func GCSNewer(_ there: ObjectInfo, than here: ObjectInfo) -> Bool {
+  private func gcsIsNewer(_ there: ObjectInfo, than here: ObjectInfo) -> Bool {
     guard let remote = there.updated, let mine = here.updated else { return true }
     return remote >= mine
   }

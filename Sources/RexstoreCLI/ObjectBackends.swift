@@ -93,3 +93,14 @@ extension Runtime {
       settings: settings, tokens: TokenSource(credentials: credentials, cacheDirectory: config.cacheDirectory))
   }
 }
+
+extension Runtime {
+  /// Voice profiles: the configured object store for samples, the app's dossiers for records, and
+  /// the database for records rexstore 0.1 kept there (moved into the dossiers on first use).
+  public func profiles() throws(RexstoreError) -> VoiceProfiles {
+    let config = try config()
+    return VoiceProfiles(
+      dossiers: DossierDirectory(path: config.dossiers.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
+      objects: try objects(), local: LocalObjectStore(root: config.objects.value), legacy: try store())
+  }
+}

@@ -235,7 +235,7 @@ public struct VoiceProfiles {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
     return try reading(user: user) { document throws(RexstoreError) -> VoiceProfile? in
-      try resolve(document, user: user, profile: profile)
+      try resolve(document, user: user, profile: profile, repair: true)
     }
   }
 
@@ -267,9 +267,18 @@ public struct VoiceProfiles {
     return try body(try settled(user: user, lock: lock))
   }
 
-  private func resolve(_ document: [JSONValue.Member], user: String, profile: String) throws(RexstoreError) -> VoiceProfile? {
+  private func resolve(
+    _ document: [JSONValue.Member], user: String, profile: String, repair: Bool = false
+  ) throws(RexstoreError) -> VoiceProfile? {
     guard let entry = try entry(try profilesObject(document, user: user)[member: profile], user: user, profile: profile)
     else { return nil }
+    if repair, entry.storage == "local", let details = entry.details {
+      // A store by rexstore 0.1, killed between its swap and its commit, left the recorded set under
+      // a temporary name: put it back (no store can be between those steps now: we hold the lock).
+      _ = try local.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile), toMatch: details) {
+        () throws(RexstoreError) -> [ObjectInfo]? in details
+      }
+    }
     let store = try self.store(for: entry, user: user, profile: profile)
     var samples: [ObjectInfo] = []
     var missing: [String] = []
@@ -311,7 +320,9 @@ public struct VoiceProfiles {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
     return try reading(user: user) { document throws(RexstoreError) -> (VoiceProfile, [String]) in
-      guard let record = try resolve(document, user: user, profile: profile) else { throw missing(user, profile) }
+      guard let record = try resolve(document, user: user, profile: profile, repair: true) else {
+        throw missing(user, profile)
+      }
       if let gone = record.missing.first {
         throw RexstoreError(.notFound, "sample '\(gone)' of the profile is missing (\(record.missing.count) of \(record.missing.count + record.samples.count))")
       }

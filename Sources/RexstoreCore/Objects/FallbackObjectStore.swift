@@ -101,7 +101,8 @@ public final class FallbackObjectStore: ObjectStore {
   public func put(
     _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
   ) throws(RexstoreError) -> ObjectInfo {
-    if !overwrite, try local.stat(name) != nil {
+    let reserved = LocalObjectStore.isReserved(name)
+    if !overwrite, !reserved, try local.stat(name) != nil {
       throw RexstoreError(
         .conflict, "'\(name)' already exists in the local root (stored while GCS was unavailable)",
         hint: "run 'rexstore migrate', or add --force to replace it")
@@ -112,7 +113,7 @@ public final class FallbackObjectStore: ObjectStore {
     return try write(
       "'\(name)'", gcs: { gcs throws(RexstoreError) in
         let info = try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
-        _ = try? local.delete(name)
+        if !reserved { _ = try? local.delete(name) }
         return info
       },
       local: { () throws(RexstoreError) in
@@ -129,7 +130,7 @@ public final class FallbackObjectStore: ObjectStore {
   /// while nothing has been written to the sink.
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.get(name, into: sink) }
-    if let here = try local.stat(name) {
+    if !LocalObjectStore.isReserved(name), let here = try local.stat(name) {
       let counting = CountingSink(sink)
       do throws(RexstoreError) {
         if let there = try gcs.stat(name), gcsIsNewer(there, than: here) { return try gcs.get(name, into: counting) }
@@ -146,7 +147,7 @@ public final class FallbackObjectStore: ObjectStore {
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.stat(name) }
-    let here = try local.stat(name)
+    let here = LocalObjectStore.isReserved(name) ? nil : try local.stat(name)
     do throws(RexstoreError) {
       let there = try gcs.stat(name)
       guard let here else { return there }
@@ -193,7 +194,7 @@ public final class FallbackObjectStore: ObjectStore {
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
     guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
     let remote = try gcs.delete(name)
-    let here = try local.delete(name)
+    let here = LocalObjectStore.isReserved(name) ? false : try local.delete(name)
     return remote || here
   }
 

@@ -362,4 +362,35 @@ import Testing
     let get = try Processes.rexstore(["--app-dir", app.dir, "profile", "get", "u1", "p", "-o", app.scratch.path + "/o"], environment: env, in: app.scratch)
     #expect(get.status == 0, "\(get.stderr)")
   }
+
+  /// On GCS too, both ways: the app's gcs entries are read and fetched by rexstore, rexstore's are
+  /// retrieved and deleted by the app (through its storage service, here google-cloud-storage).
+  @Test func gcsProfilesBothWays() throws {
+    let server = try StorageServer(.fakeGCS)
+    let app = try App()
+    let env = server.emulatorEnvironment(app.scratch)
+    _ = try app.python("Dossier('u1', EmulatorGCS('\(StorageServer.bucket)')).store_voice_profile('appg', [b'g0', b'g1'])", environment: env)
+    let get = try Processes.rexstore(
+      ["--app-dir", app.dir, "profile", "get", "u1", "appg", "-o", app.scratch.path + "/o"], environment: env, in: app.scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(try jsonObject(get.stdout)["storage"] as? String == "gcs")
+    #expect(try String(contentsOfFile: app.scratch.path + "/o/sample_1.wav", encoding: .utf8) == "g1")
+    // Without GCS configured, a gcs entry cannot be fetched: 69, not a silent empty answer.
+    #expect(try app.rexstore(["profile", "get", "u1", "appg", "-o", app.scratch.path + "/o2"]).status == 69)
+
+    let a = try app.file("a.wav", "rex on gcs")
+    let store = try Processes.rexstore(["--app-dir", app.dir, "profile", "store", "u1", "rexg", a], environment: env, in: app.scratch)
+    #expect(store.status == 0, "\(store.stderr)")
+    #expect(try jsonObject(store.stdout)["storage"] as? String == "gcs")
+    let out = try app.python(
+      """
+      d = Dossier('u1', EmulatorGCS('\(StorageServer.bucket)'))
+      print(d.data['voice_profiles']['rexg']['blob_names'], d.retrieve_voice_profile('rexg')['voice_samples'])
+      print(d.delete_voice_profile('rexg'))
+      """, environment: env)
+    #expect(out == "['voice_profiles/u1/rexg/sample_0.wav'] [b'rex on gcs']\nTrue")
+    let gone = try Processes.rexstore(["--app-dir", app.dir, "audio", "ls", "u1"], environment: env, in: app.scratch)
+    #expect(gone.status == 0)
+    #expect(try Processes.rexstore(["--app-dir", app.dir, "profile", "get", "u1", "rexg"], environment: env, in: app.scratch).status == 1)
+  }
 }

@@ -35,6 +35,8 @@ public struct Config: Sendable {
   public var gcsRetries: Setting
   public var gcsRetryDelay: Setting
   public var gcsTimeout: Setting
+  /// How long an outage one invocation saw sends later ones straight to the fallback.
+  public var outageWindow: Setting
   /// `GCE_METADATA_HOST`, for the metadata server's tokens.
   public var metadataHost: Setting?
   /// Where access tokens are cached: `$XDG_CACHE_HOME/rexstore`.
@@ -58,7 +60,7 @@ public struct Config: Sendable {
   /// Keys a config file may hold; anything else is an ops typo and fails loudly.
   static let fileKeys: Set<String> = [
     "root", "db", "objects", "app_dir", "dossiers", "busy_timeout", "backend", "bucket", "credentials", "no_fallback", "gcs_endpoint",
-    "gcs_retries", "gcs_retry_delay", "gcs_timeout",
+    "gcs_retries", "gcs_retry_delay", "gcs_timeout", "outage_window",
   ]
 
   public var json: JSONValue {
@@ -69,7 +71,7 @@ public struct Config: Sendable {
       "bucket": bucket?.json ?? .null, "credentials": credentials?.json ?? .null, "gcs_enabled": gcsEnabled.json,
       "emulator_host": emulatorHost?.json ?? .null, "gcs_endpoint": gcsEndpoint?.json ?? .null,
       "no_fallback": noFallback.json, "gcs_retries": gcsRetries.json, "gcs_retry_delay": gcsRetryDelay.json,
-      "gcs_timeout": gcsTimeout.json, "metadata_host": metadataHost?.json ?? .null,
+      "gcs_timeout": gcsTimeout.json, "outage_window": outageWindow.json, "metadata_host": metadataHost?.json ?? .null,
     ])
   }
 
@@ -180,6 +182,7 @@ public struct Config: Sendable {
       gcsEndpoint: pick("", "REXSTORE_GCS_ENDPOINT", "gcs_endpoint"), noFallback: noFallback, gcsRetries: retries,
       gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
       gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
+      outageWindow: try duration("REXSTORE_OUTAGE_WINDOW", "outage_window", "30s"),
       metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
       cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentialsPath: adc,
       temporaryDirectory: environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp")

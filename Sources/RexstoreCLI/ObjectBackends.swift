@@ -76,8 +76,11 @@ extension Runtime {
       guard FallbackObjectStore.isOutage(error) else { throw error }
       gcs = .failure(error)
     }
-    return FallbackObjectStore(
+    let store = FallbackObjectStore(
       gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
+    store.window = OutageWindow(
+      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
+    return store
   }
 
   /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).

@@ -6,6 +6,10 @@ public struct Migration {
   public let gcs: GCSObjectStore
   /// The dossiers whose local profile entries are re-pointed to the bucket (nil: none).
   public let profiles: VoiceProfiles?
+  /// The outage that stopped this run, if one did.
+  private let outage = StopSignal()
+
+  final class StopSignal: @unchecked Sendable { var error: RexstoreError? }
 
   public init(source: LocalObjectStore, gcs: GCSObjectStore, dossiers: DossierDirectory?, legacy: Store?) {
     self.source = source
@@ -31,7 +35,7 @@ public struct Migration {
     public var blob: String
     /// `uploaded`, `replaced_older` (the local copy was written later than GCS's, during an outage),
     /// `already_in_gcs`, `would_upload`, `unreferenced` (a sample file no record names: reported,
-    /// not uploaded without `includeUnreferenced`) or `failed`.
+    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: GCS was out).
     public var action: String
     public var deletedLocal: Bool
     public var error: RexstoreError?
@@ -52,6 +56,7 @@ public struct Migration {
     _ objects: [ObjectInfo], dryRun: Bool, deleteLocal: Bool, includeUnreferenced: Bool = false
   ) throws(RexstoreError) -> Report {
     var report = Report()
+    outage.error = nil
     var referenced: Set<String> = []
     if let profiles {
       referenced = try migrateProfiles(profiles, available: objects, dryRun: dryRun, deleteLocal: deleteLocal, into: &report)
@@ -64,6 +69,10 @@ public struct Migration {
       }
       guard !dryRun else {
         report.outcomes.append(Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil))
+        continue
+      }
+      if let stop = outage.error {
+        report.outcomes.append(Outcome(blob: info.name, action: "skipped", deletedLocal: false, error: stop))
         continue
       }
       do throws(RexstoreError) {
@@ -119,6 +128,10 @@ public struct Migration {
         var uploaded: [ObjectInfo] = []
         var actions: [String] = []
         for name in entry.names {
+          if let stop = outage.error {
+            report.outcomes.append(Outcome(blob: name, action: "skipped", deletedLocal: false, error: stop))
+            continue
+          }
           do throws(RexstoreError) {
             var found = local[name]
             if found == nil { found = try source.stat(name) }
@@ -179,6 +192,16 @@ public struct Migration {
   /// same bytes, is replaced (conditionally on its generation) when the local copy was written after
   /// it, as by a `--force` put that fell back, and is a conflict otherwise.
   private func migrate(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
+    do throws(RexstoreError) {
+      return try attempt(info)
+    } catch {
+      // After the retry budget of one object is spent on an outage, the rest are not tried.
+      if FallbackObjectStore.isOutage(error) { outage.error = error }
+      throw error
+    }
+  }
+
+  private func attempt(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
     do throws(RexstoreError) {
       return ("uploaded", try upload(info, ifGenerationMatch: 0))
     } catch {

@@ -37,7 +37,7 @@ _rexstore() {
   fi
   case "$group" in
     audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm sign prune" -- "$cur")); return; fi ;;
-    profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete" -- "$cur")); return; fi ;;
+    profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete prune" -- "$cur")); return; fi ;;
     pattern) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "set get list rm clear import export" -- "$cur")); return; fi ;;
     context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
@@ -107,6 +107,14 @@ _rexstore() {
       ;;
     "profile delete")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi
+      ;;
+    "profile prune")
+      case "$prev" in
+        --older-than) COMPREPLY=(); return ;;
+        --user) COMPREPLY=(); return ;;
+        --max-delete) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--older-than --user --dry-run --max-delete $globals" -- "$cur")); return; fi
       ;;
     "pattern set")
       case "$prev" in

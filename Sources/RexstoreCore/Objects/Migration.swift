@@ -76,7 +76,7 @@ public struct Migration {
   }
 
   private func upload(_ info: ObjectInfo, ifGenerationMatch generation: Int64) throws(RexstoreError) -> ObjectInfo {
-    let file = try ByteSource.open(source.path(info.name))
+    guard let file = try source.openForReading(info.name) else { throw RexstoreError.notFound("no object '\(info.name)'") }
     let uploaded = try gcs.put(
       info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), ifGenerationMatch: generation)
     if let md5 = info.md5, uploaded.md5 != md5 {
@@ -86,7 +86,7 @@ public struct Migration {
   }
 
   private func localMD5(_ name: String) throws(RexstoreError) -> String {
-    let file = try ByteSource.open(source.path(name))
+    guard let file = try source.openForReading(name) else { throw RexstoreError.notFound("no object '\(name)'") }
     var hasher = ObjectHasher()
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 64)
     defer { buffer.deallocate() }

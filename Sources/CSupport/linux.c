@@ -75,3 +75,5 @@ int rexstore_is_symlink_at(int dirfd, const char *name) {
   if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
   return S_ISLNK(st.st_mode) ? 1 : 0;
 }
+
+int rexstore_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

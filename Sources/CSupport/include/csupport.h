@@ -32,4 +32,6 @@ int rexstore_exchangeat(int dirfd, const char *a, const char *b);
 /// 1 when `name` in `dirfd` is a symbolic link (not followed), else 0.
 int rexstore_is_symlink_at(int dirfd, const char *name);
 
+int rexstore_fremovexattr(int fd, const char *name);
+
 #endif

@@ -68,6 +68,6 @@ import Testing
     #expect(try Processes.rexstore(["profile", "get", "u1", "p2"], in: scratch).status == 1)
     let health = try Processes.rexstore(["health"], in: scratch)
     #expect(health.status == 1)
-    #expect(health.stdout.contains("2 temporary file(s)"), "\(health.stdout)")
+    #expect(health.stdout.contains("2 profile staging director(ies)"), "\(health.stdout)")
   }
 }

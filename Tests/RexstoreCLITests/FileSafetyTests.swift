@@ -465,6 +465,12 @@ import Testing
     _ = try file(h, "s.wav", [3])
     #expect(h.run("profile", "store", "u1", "q", "s.wav").status == 0)
     #expect(FileManager.default.fileExists(atPath: staging + "/sample_0.wav"))  // left to repairGroup/fsck
+    // A download's directory too: the next `audio get -o` there removes a dead download's temporary.
+    let download = h.root + "/.out.wav.rexstore-tmp-999999-6-x"
+    FileManager.default.createFile(atPath: download, contents: Data(count: 10))
+    try makeOld(download)
+    #expect(h.run("audio", "get", "audio/u1/b.wav", "-o", "out.wav").status == 0)
+    #expect(!FileManager.default.fileExists(atPath: download))
   }
 
   @Test func theNextBackupRemovesDeadBackupTemporariesAndHealthReportsThem() throws {

@@ -191,6 +191,16 @@ public struct FileKind {
 }
 
 extension FileSystem {
+  /// Removes the temporary files in `dir` whose writers are gone (`temporaryIsAbandoned`). Never
+  /// directories: a profile's staging directory may hold the set `repairGroup` restores, so those are
+  /// left to it (and to `fsck`).
+  public static func sweepAbandonedTemporaries(in dir: DirectoryHandle) {
+    for name in (try? dir.entries()) ?? [] where name.hasPrefix(".") && name.contains(temporaryMarker) {
+      guard let kind = try? dir.kind(name), kind.isRegular else { continue }
+      if temporaryIsAbandoned(name, modified: kind.modified) { dir.unlink(name) }
+    }
+  }
+
   /// The refusal for a link met below a root (exit 65, `invalid_input`).
   public static func symlinkRefused(_ path: String) -> RexstoreError {
     RexstoreError(

@@ -35,11 +35,15 @@ public final class ByteSource {
   /// the bytes read so far are gone from the stream.
   public func spooled(in directory: String) throws(RexstoreError) -> ByteSource? {
     if lseek(fd, 0, SEEK_CUR) >= 0 { return self }
-    guard (try? FileSystem.makeDirectories(directory)) != nil else { return nil }
-    let path = directory + "/" + FileSystem.temporaryName(for: "spool")
-    let copy = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+    // The spool directory sits below a root: made and entered without following a link.
+    guard let parent = try? DirectoryHandle.root(FileSystem.parent(of: directory), create: true),
+      let spoolDirectory = try? parent.child(FileSystem.baseName(of: directory), create: true)
+    else { return nil }
+    let name = FileSystem.temporaryName(for: "spool")
+    let path = directory + "/" + name
+    let copy = spoolDirectory.open(name, O_CREAT | O_EXCL | O_RDWR)
     guard copy >= 0 else { return nil }
-    unlink(path)
+    spoolDirectory.unlink(name)
     let spool = ByteSource(fd: copy, name: name, owned: true)
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
     defer { buffer.deallocate() }

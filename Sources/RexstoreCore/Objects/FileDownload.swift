@@ -64,6 +64,7 @@ public enum FileDownload {
     guard FileSystem.isDirectory(directory) else {
       throw RexstoreError(.cannotCreate, "cannot create '\(path)': no directory '\(directory)'")
     }
+    sweep(directory)
     let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: target))
     let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
@@ -90,6 +91,17 @@ public enum FileDownload {
       throw error
     }
   }
+
+  /// Removes dead downloads' temporaries from `directory` (once per process), as the next writer there.
+  static func sweep(_ directory: String) {
+    guard sweptLock.locked({ swept.insert(directory).inserted }),
+      let handle = try? DirectoryHandle.root(directory, create: false)
+    else { return }
+    FileSystem.sweepAbandonedTemporaries(in: handle)
+  }
+
+  nonisolated(unsafe) private static var swept: Set<String> = []
+  private static let sweptLock = Mutex()
 
   /// Writes into an existing device or FIFO: opened for writing without creating or truncating.
   static func stream(
@@ -135,6 +147,7 @@ extension FileDownload {
         .cannotCreate, "'\(path)' is \(FileKind(st).description); a batch get only replaces regular files")
     }
     let directory = FileSystem.parent(of: path)
+    sweep(directory)
     let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: path))
     let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }

@@ -34,10 +34,6 @@ public final class LocalObjectStore: ObjectStore {
 
   func path(_ name: String) -> String { root + "/" + name }
 
-  /// Directories in which this process already removed its dead predecessors' temporaries.
-  private var swept: Set<String> = []
-  private let sweptLock = Mutex()
-
   /// The directory holding `name` (`audio/u1` for `audio/u1/a.wav`) and the file name in it.
   static func split(_ name: String) -> (directory: String, base: String) {
     guard let slash = name.lastIndex(of: "/") else { return ("", name) }
@@ -265,11 +261,12 @@ public final class LocalObjectStore: ObjectStore {
   /// staging directory may hold the set `repairGroup` restores) whose writers are gone.
   func sweepLeftovers(_ dir: DirectoryHandle, key: String) {
     guard sweptLock.locked({ swept.insert(key).inserted }) else { return }
-    for name in (try? dir.entries()) ?? [] where name.hasPrefix(".") && name.contains(FileSystem.temporaryMarker) {
-      guard let kind = try? dir.kind(name), kind.isRegular else { continue }
-      if FileSystem.temporaryIsAbandoned(name, modified: kind.modified) { dir.unlink(name) }
-    }
+    FileSystem.sweepAbandonedTemporaries(in: dir)
   }
+
+  /// Directories in which this store already removed dead writers' temporaries.
+  private var swept: Set<String> = []
+  private let sweptLock = Mutex()
 
   // MARK: get, stat
 

@@ -137,6 +137,26 @@ import Testing
     #expect(snapshot(canary) == before)
   }
 
+  /// The walk used where the kernel lacks openat2 (before Linux 5.6) refuses links the same way.
+  @Test func withoutOpenat2TheSegmentWalkRefusesLinksToo() throws {
+    DirectoryHandle.openat2Works = false
+    defer { DirectoryHandle.openat2Works = true }
+    let h = Harness()
+    let canary = try canary(h)
+    let before = snapshot(canary)
+    _ = try file(h, "f.wav", [1, 2, 3])
+    #expect(h.run("audio", "put", "u1", "f.wav").status == 0)
+    #expect(h.run("audio", "get", "audio/u1/f.wav").stdout == "\u{1}\u{2}\u{3}")
+    #expect(h.run("audio", "ls", "u1").json?["count"] == .number("1"))
+    try FileManager.default.createSymbolicLink(atPath: objects(h) + "/audio/u9", withDestinationPath: canary)
+    try FileManager.default.createSymbolicLink(atPath: objects(h) + "/voice_profiles", withDestinationPath: canary)
+    #expect(h.run("audio", "put", "u9", "f.wav").status == 65)
+    #expect(h.run("audio", "rm", "audio/u9/x.wav").status == 65)
+    #expect(h.run("profile", "store", "u1", "p", "f.wav").status == 65)
+    #expect(h.run("audio", "rm", "audio/u1/f.wav").status == 0)
+    #expect(snapshot(canary) == before)
+  }
+
   @Test func theRootItselfMayBeASymlink() throws {
     let h = Harness()
     try FileManager.default.createDirectory(atPath: h.root + "/real", withIntermediateDirectories: true)
@@ -210,6 +230,13 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     #expect(reader.result() == Data("streamed".utf8))
     #expect(kind(fifo) == S_IFIFO)
+    // A batch into a directory only replaces regular files: a FIFO of the blob's name stays.
+    try FileManager.default.createDirectory(atPath: h.root + "/many", withIntermediateDirectories: true)
+    #expect(mkfifo(h.root + "/many/a.wav", 0o600) == 0)
+    let batch = h.run("audio", "get", "audio/u1/a.wav", "--batch", "-o", "many")
+    #expect(batch.status == 73)
+    #expect(batch.stdout.contains(#""code":"cannot_create""#))
+    #expect(kind(h.root + "/many/a.wav") == S_IFIFO)
   }
 
   @Test func profileGetWritesIntoAFIFOInsideTheDirectory() throws {

@@ -35,8 +35,9 @@ public final class DirectoryHandle {
     return DirectoryHandle(fd: fd, path: path)
   }
 
-  /// Whether openat2 is worth trying (cleared after the first ENOSYS or a seccomp refusal).
-  nonisolated(unsafe) private static var openat2Works = true
+  /// Whether openat2 is worth trying (cleared after the first ENOSYS or a seccomp refusal; tests
+  /// clear it to exercise the per-segment walk).
+  nonisolated(unsafe) static var openat2Works = true
 
   /// Opens `relative` (segments joined by `/`, no `.`/`..`) below this directory; nil when a segment is
   /// absent (or not a directory) and not `create`. With `create`, missing segments are made 0700.

@@ -606,18 +606,6 @@ final class LocalGroupReplacement: GroupReplacement {
 }
 
 extension FileSystem {
-  /// Size and modification time of a regular file; nil if absent or not a regular file.
-  static func regularFile(_ path: String) throws(RexstoreError) -> (size: Int64, modified: Timestamp)? {
-    var st = stat()
-    guard stat(path, &st) == 0 else {
-      if errno == ENOENT || errno == ENOTDIR { return nil }
-      throw systemError("cannot stat", path: path)
-    }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-    let micros = Int64(st.st_mtim.tv_sec) * 1_000_000 + Int64(st.st_mtim.tv_nsec) / 1_000
-    return (Int64(st.st_size), Timestamp(microseconds: micros))
-  }
-
   /// Names in a directory (without `.` and `..`); an absent directory has none.
   public static func entries(of directory: String) throws(RexstoreError) -> [String] {
     guard let dir = opendir(directory) else {

@@ -424,7 +424,10 @@ public final class LocalObjectStore: ObjectStore {
       if errno == ENOENT || errno == ENOTDIR { return false }
       throw systemError("cannot delete", path: path(name))
     }
-    dir.unlink(LocalObjectStore.sidecarName(for: base))
+    // The sidecar goes with the object, unless a concurrent put already linked a new one in its place.
+    var replaced = true
+    do throws(RexstoreError) { replaced = try dir.kind(base) != nil } catch {}
+    if !replaced { dir.unlink(LocalObjectStore.sidecarName(for: base)) }
     dir.sync()
     return true
   }

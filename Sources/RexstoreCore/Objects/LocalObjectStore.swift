@@ -132,16 +132,17 @@ public final class LocalObjectStore: ObjectStore {
     _ = value.withCString { rexstore_fsetxattr(fd, key, $0, strlen($0)) }
   }
 
-  /// An attribute's whole value (its size asked first; no fixed buffer); nil when absent or empty.
+  /// An attribute's whole value, whatever its length (a value that does not fit the first buffer is
+  /// read again at the size the kernel reports); nil when absent or empty.
   static func attribute(fd: Int32, _ key: String) -> String? {
-    for _ in 0..<3 {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    for _ in 0..<4 {
+      let n = rexstore_fgetxattr(fd, key, &buffer, buffer.count)
+      if n > 0 { return String(decoding: buffer[0..<n], as: UTF8.self) }
+      guard n < 0, errno == ERANGE else { return nil }
       let size = rexstore_fgetxattr(fd, key, nil, 0)
       guard size > 0 else { return nil }
-      var buffer = [UInt8](repeating: 0, count: min(size, 65_536))
-      let n = rexstore_fgetxattr(fd, key, &buffer, buffer.count)
-      if n < 0, errno == ERANGE { continue }  // grew between the two calls
-      guard n > 0 else { return nil }
-      return String(decoding: buffer[0..<n], as: UTF8.self)
+      buffer = [UInt8](repeating: 0, count: min(size, 65_536))
     }
     return nil
   }
@@ -240,11 +241,13 @@ public final class LocalObjectStore: ObjectStore {
   /// The checksums recorded for the open file `fd` (`base` in `dir`): from its attributes and its
   /// sidecar entry. `disagreement` describes a conflict between the two copies (the object is then
   /// damaged: one of them no longer says what was written).
+  /// A listing (`everyCopy` false) reads the sidecar only when an attribute is missing.
   func recorded(
-    fd: Int32, in dir: DirectoryHandle, base: String, inode: UInt64
+    fd: Int32, in dir: DirectoryHandle, base: String, inode: UInt64, everyCopy: Bool = true
   ) -> (md5: String?, crc32c: String?, disagreement: String?) {
     let md5 = LocalObjectStore.attribute(fd: fd, LocalObjectStore.md5Attribute)
     let crc = LocalObjectStore.attribute(fd: fd, LocalObjectStore.crcAttribute)
+    if !everyCopy, md5 != nil, crc != nil { return (md5, crc, nil) }
     let side = readSidecar(in: dir, for: base).first { $0.inode == inode }
     var disagreement: String?
     if let md5, let other = side?.md5, md5 != other {
@@ -377,7 +380,7 @@ public final class LocalObjectStore: ObjectStore {
     }
     guard let (fd, kind) = opened else { return nil }
     defer { close(fd) }
-    let recorded = recorded(fd: fd, in: dir, base: base, inode: kind.inode)
+    let recorded = recorded(fd: fd, in: dir, base: base, inode: kind.inode, everyCopy: false)
     return ObjectInfo(
       name: name, size: kind.size, md5: recorded.md5, crc32c: recorded.crc32c,
       contentType: LocalObjectStore.attribute(fd: fd, LocalObjectStore.typeAttribute), backend: backend,

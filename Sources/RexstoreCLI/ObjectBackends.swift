@@ -67,7 +67,7 @@ extension Runtime {
   /// take (unless --no-fallback) and for objects stored there earlier.
   public func objects() throws(RexstoreError) -> any ObjectStore {
     let config = try config()
-    let local = LocalObjectStore(root: config.objects.value)
+    let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
     guard config.effectiveBackend == "gcs" else { return local }
     let window = OutageWindow(
       root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
@@ -107,6 +107,8 @@ extension Runtime {
     let config = try config()
     return VoiceProfiles(
       dossiers: DossierDirectory(path: config.dossiers.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
-      objects: try objects(), local: LocalObjectStore(root: config.objects.value), legacy: try store())
+      objects: try objects(),
+      local: LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
+      legacy: try store())
   }
 }

@@ -62,13 +62,13 @@ import Testing
     let before = try Processes.rexstore(["health"], in: scratch)
     #expect(before.status == 1)
     // p2's store settled p1's interrupted one first (removing its staging directory); p2's is left.
-    #expect(before.stdout.contains("1 temporary file(s)"), "\(before.stdout)")
+    #expect(before.stdout.contains("1 profile staging director(ies)"), "\(before.stdout)")
     // p1 is exactly as first stored; p2 does not exist at all. The next profile command settles the
     // interrupted store's noted intent and removes its dead staging directory.
     let list = try Processes.rexstore(["profile", "list", "u1"], in: scratch)
     #expect(list.stdout.contains(#""count":1"#), "\(list.stdout)")
     #expect(list.stdout.contains(#""profile_id":"p1""#) && list.stdout.contains(#""sample_count":2"#))
-    #expect(try FileManager.default.contentsOfDirectory(atPath: userDir + "/p1").sorted() == ["sample_0.wav", "sample_1.wav"])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: userDir + "/p1").filter { !$0.hasPrefix(".") }.sorted() == ["sample_0.wav", "sample_1.wav"])
     #expect(try Data(contentsOf: URL(fileURLWithPath: userDir + "/p1/sample_1.wav")) == Data("123456789".utf8))
     #expect(!FileManager.default.fileExists(atPath: userDir + "/p2"))
     #expect(try Processes.rexstore(["profile", "get", "u1", "p2"], in: scratch).status == 1)

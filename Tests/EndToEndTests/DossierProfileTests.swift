@@ -492,4 +492,31 @@ import Testing
     #expect(try app.rexstore(["profile", "delete", "u", "p"]).status == 0)
     #expect(!app.exists("voice_profiles/u/p/sample_0.wav"))
   }
+
+  /// The app re-stores a profile rexstore stored by rewriting its sample files in place: their old
+  /// checksums are stale, not a sign of damage; get -o and migrate still work.
+  @Test func samplesTheAppRewroteInPlaceAreNotDamaged() throws {
+    let server = try StorageServer(.fakeGCS)
+    let app = try App()
+    let a = try app.file("a.wav", "rexstore zero")
+    let b = try app.file("b.wav", "rexstore one")
+    #expect(try app.rexstore(["profile", "store", "u", "p", a, b]).status == 0)
+    Thread.sleep(forTimeInterval: 0.05)
+    _ = try app.python("Dossier('u').store_voice_profile('p', [b'NEW0', b'NEW1'])")
+    let get = try app.rexstore(["profile", "get", "u", "p", "-o", app.scratch.path + "/o"])
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(try String(contentsOfFile: app.scratch.path + "/o/sample_0.wav", encoding: .utf8) == "NEW0")
+    let migrate = try Processes.rexstore(["migrate", "--from", app.dir], environment: server.emulatorEnvironment(app.scratch), in: app.scratch)
+    #expect(migrate.status == 0, "\(migrate.stdout) \(migrate.stderr)")
+    // Damage (same mtime, same size, other bytes) is still damage.
+    let c = try app.file("c.wav", "abcd")
+    #expect(try app.rexstore(["profile", "store", "u", "q", c]).status == 0)
+    let sample = app.dir + "/voice_profiles/u/q/sample_0.wav"
+    let mtime = try FileManager.default.attributesOfItem(atPath: sample)[.modificationDate] as! Date
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: sample))
+    try handle.write(contentsOf: Data("abcX".utf8))
+    try handle.close()
+    try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: sample)
+    #expect(try app.rexstore(["profile", "get", "u", "q", "-o", app.scratch.path + "/o2"]).status == 74)
+  }
 }

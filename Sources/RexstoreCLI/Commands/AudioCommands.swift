@@ -90,10 +90,13 @@ enum AudioCommands {
     discussion: """
       Without -o (or with -o -) the bytes go to standard output. With -o PATH they go to a temporary
       file beside PATH that replaces it only once complete and verified against the stored checksums;
-      on any failure PATH is left as it was. With several BLOBs, -o names a directory that receives
-      each as its file name, downloaded in parallel; the output is {"items":[...],"count":N,
-      "failures":[...]}: the objects fetched (with their path) and the blobs that failed. --batch
-      gives that form for one BLOB too.
+      on any failure PATH is left as it was. An existing character device or FIFO at PATH
+      (/dev/null, /dev/stdout) is written into, never replaced. "verified" says whether the bytes
+      were checked against recorded checksums (false when none were recorded). A local object of up
+      to 64 MiB sent to a stream is verified before its first byte is written. With several BLOBs, -o
+      names a directory that receives each as its file name, downloaded in parallel; the output is
+      {"items":[...],"count":N,"failures":[...]}: the objects fetched (with their path) and the blobs
+      that failed. --batch gives that form for one BLOB too.
       """,
     arguments: [ArgumentSpec("BLOB", help: "full object name(s), audio/USER/FILE", variadic: true)],
     options: [
@@ -115,7 +118,7 @@ enum AudioCommands {
         throw RexstoreError.usage("two BLOBs have the same file name; fetch them into different directories")
       }
       return batchOutput(audio.getMany(blobs, into: directory), key: "blob") { item in
-        item.info.map { $0.json.adding(["path": .optional(item.path)]) }
+        item.info.map { $0.json.adding(["path": .optional(item.path), "verified": .bool($0.verified ?? false)]) }
       }
     }
     let blob = blobs[0]
@@ -124,7 +127,8 @@ enum AudioCommands {
       return .streamed
     }
     let path = rt.absolute(output)
-    return .json(try audio.download(blob, to: path).json.adding(["path": .string(path)]))
+    let info = try audio.download(blob, to: path)
+    return .json(info.json.adding(["path": .string(path), "verified": .bool(info.verified ?? false)]))
   }
 
   static let ls = CommandSpec(

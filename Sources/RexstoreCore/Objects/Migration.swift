@@ -217,9 +217,11 @@ public struct Migration {
 
   private func upload(_ info: ObjectInfo, ifGenerationMatch generation: Int64) throws(RexstoreError) -> ObjectInfo {
     // A file the app wrote has no recorded checksum: hash it first, so the upload is still verified.
-    var md5 = info.md5
+    // (Asked again, every recorded copy checked: a listing's checksums may be stale for a file the app
+    // rewrote in place since rexstore stored it.)
+    var md5 = try source.stat(info.name)?.md5
     if md5 == nil { md5 = try localMD5(info.name) }
-    let file = try ByteSource.open(source.path(info.name))
+    guard let file = try source.openForReading(info.name) else { throw RexstoreError.notFound("no object '\(info.name)'") }
     let uploaded = try gcs.put(
       info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), ifGenerationMatch: generation)
     if uploaded.md5 != md5 {
@@ -229,7 +231,7 @@ public struct Migration {
   }
 
   private func localMD5(_ name: String) throws(RexstoreError) -> String {
-    let file = try ByteSource.open(source.path(name))
+    guard let file = try source.openForReading(name) else { throw RexstoreError.notFound("no object '\(name)'") }
     var hasher = ObjectHasher()
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 64)
     defer { buffer.deallocate() }

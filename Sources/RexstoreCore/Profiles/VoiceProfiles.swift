@@ -242,12 +242,7 @@ public struct VoiceProfiles {
   /// Staging directories of dead writers for one profile: the set an interrupted store replaced, or
   /// the one it never swapped in. Both are superseded once its intent is settled.
   private func removeDeadStaging(user: String, profile: String) {
-    let parent = local.root + "/voice_profiles/" + user
-    let prefix = FileSystem.temporaryPrefix(for: profile)
-    for name in (try? FileSystem.entries(of: parent)) ?? [] where name.hasPrefix(prefix) {
-      guard !FileSystem.temporaryWriterIsAlive(name) else { continue }
-      local.removeStaging(parent + "/" + name)
-    }
+    local.removeDeadStaging(user: user, profile: profile)
   }
 
   // MARK: read
@@ -355,11 +350,13 @@ public struct VoiceProfiles {
       }
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
       var paths: [String] = []
-      for sample in record.samples {
+      for (index, sample) in record.samples.enumerated() {
         let path = directory + "/" + FileSystem.baseName(of: sample.name)
+        // What rexstore's own record says; the object store checks its own checksums as it reads.
+        let recorded = entry.details.flatMap { index < $0.count ? $0[index].md5 : nil }
         let info = try FileDownload.write(to: path) { sink throws(RexstoreError) -> ObjectInfo? in
           let info = try store.get(sample.name, into: sink)
-          if let info, let md5 = sample.md5, info.md5 != md5 {
+          if let info, let md5 = recorded, info.md5 != md5 {
             throw RexstoreError(
               .ioError, "sample '\(sample.name)' does not match its record (md5 \(info.md5 ?? "?"), recorded \(md5))")
           }
@@ -404,7 +401,8 @@ public struct VoiceProfiles {
     var result = Deletion(deleted: true)
     for name in entry.names {
       do throws(RexstoreError) {
-        if try store.delete(name) { result.samplesDeleted.append(name) }
+        let gone = entry.storage == "gcs" ? try store.delete(name) : try local.deleteSample(name)
+        if gone { result.samplesDeleted.append(name) }
       } catch {
         result.failures.append((name, error))
       }
@@ -560,23 +558,42 @@ public struct VoiceProfiles {
 }
 
 extension LocalObjectStore {
-  /// The inode of a directory under the root, nil when there is none (not following a symlink).
+  /// The inode of a directory under the root, nil when there is none; never through a link.
   func directoryInode(_ name: String) -> Int64? {
-    var st = Glibc.stat()
-    guard lstat(root + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
-    return Int64(bitPattern: UInt64(st.st_ino))
+    let (parentName, base) = LocalObjectStore.split(name)
+    guard let parent = try? directory(parentName, create: false), let kind = try? parent.kind(base), kind.isDirectory else {
+      return nil
+    }
+    return Int64(bitPattern: kind.inode)
   }
 
-  /// Removes a staging directory rexstore made (flat: sample sets have no subdirectories).
-  func removeStaging(_ path: String) {
-    var st = Glibc.stat()
-    guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return }
-    FileSystem.removeTree(path)
+  /// Staging directories of dead writers for `profile` of `user` (flat sample sets), removed
+  /// without following links.
+  func removeDeadStaging(user: String, profile: String) {
+    guard let parent = try? directory("voice_profiles/" + user, create: false) else { return }
+    let prefix = FileSystem.temporaryPrefix(for: profile)
+    for name in (try? parent.entries()) ?? [] where name.hasPrefix(prefix) {
+      guard !FileSystem.temporaryWriterIsAlive(name), let kind = try? parent.kind(name), kind.isDirectory else { continue }
+      parent.removeTree(name)
+    }
+  }
+
+  /// Deletes a sample a record names: a regular file (with its sidecar), or a link planted in its
+  /// place, removed as a link and never followed. False if there is none.
+  func deleteSample(_ name: String) throws(RexstoreError) -> Bool {
+    let (directoryName, base) = LocalObjectStore.split(name)
+    guard let dir = try directory(directoryName, create: false), let kind = try dir.kind(base) else { return false }
+    guard kind.isSymlink else { return try delete(name) }
+    guard dir.unlink(base) else { throw systemError("cannot delete", path: path(name)) }
+    dir.sync()
+    return true
   }
 
   /// Best effort, like the app's `rmdir`: a profile directory left empty by a delete goes too.
   func removeEmptyDirectory(_ name: String) {
-    rmdir(root + "/" + name)
+    let (parentName, base) = LocalObjectStore.split(name)
+    guard let parent = try? directory(parentName, create: false) else { return }
+    _ = parent.unlink(base, directory: true)
   }
 }
 

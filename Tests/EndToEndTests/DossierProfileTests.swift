@@ -519,4 +519,23 @@ import Testing
     try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: sample)
     #expect(try app.rexstore(["profile", "get", "u", "q", "-o", app.scratch.path + "/o2"]).status == 74)
   }
+
+  /// The user directory's lock (held from a sample swap to its record commit) is also waited for no
+  /// longer than --busy-timeout.
+  @Test func theSampleDirectoryLockWaitIsBounded() throws {
+    let app = try App()
+    let a = try app.file("a.wav", "x")
+    #expect(try app.rexstore(["profile", "store", "u", "p", a]).status == 0)
+    let holder = try Processes.start(
+      "/usr/bin/env",
+      ["python3", "-c", "import fcntl,os,time; fd=os.open('\(app.dir)/voice_profiles/u', os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); time.sleep(30)"],
+      environment: app.scratch.environment)
+    defer { holder.terminate() }
+    Thread.sleep(forTimeInterval: 0.5)
+    let started = Date()
+    let r = try app.rexstore(["--busy-timeout", "1s", "profile", "store", "u", "p", a, "--force"])
+    #expect(r.status == 75, "\(r.stderr)")
+    #expect(Date().timeIntervalSince(started) < 20)
+    #expect(try app.rexstore(["profile", "get", "u", "p", "-o", app.scratch.path + "/o"]).status == 0)
+  }
 }

@@ -32,7 +32,7 @@ _rexstore() {
     --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
@@ -243,6 +243,9 @@ _rexstore() {
       esac
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local --include-unreferenced $globals" -- "$cur")); return; fi
       ;;
+    "fsck")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--repair --dry-run --include-orphans $globals" -- "$cur")); return; fi
+      ;;
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
       ;;
@@ -255,7 +258,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help" -- "$cur"))
       ;;
   esac
 }

@@ -34,6 +34,7 @@ public enum CommandTable {
     GroupSpec(name: "db", summary: "database status, upgrade, check, backup and vacuum", commands: DatabaseCommands.all),
     GroupSpec(name: "sign", summary: "V4 signed URL for gs://BUCKET/OBJECT, offline", commands: [SignCommands.general]),
     GroupSpec(name: "migrate", summary: "move local objects into GCS", commands: [MigrateCommand.spec]),
+    GroupSpec(name: "fsck", summary: "find and repair leftovers of interrupted writers", commands: [FsckCommand.spec]),
     GroupSpec(name: "health", summary: "check the database, the local object root and GCS", commands: [HealthCommand.spec]),
     GroupSpec(name: "completion", summary: "print a shell completion script", commands: [MetaCommands.completion]),
     GroupSpec(name: "man", summary: "print the man page (mdoc)", commands: [MetaCommands.man]),

@@ -140,9 +140,9 @@ extension Health {
     if !backups.isEmpty { kinds.append("\(backups.count) backup temporary file(s) (\(backupBytes) bytes)") }
     let shown = all.sorted().prefix(10).joined(separator: ", ")
     var advice = "Temporary files are removed by the next write to their directory (or backup) once their writer is gone; "
-    advice += "they are safe to delete."
+    advice += "they are safe to delete, and 'rexstore fsck --repair' removes them."
     if !staging.isEmpty {
-      advice += " A profile staging directory may hold a profile's recorded samples, which 'rexstore profile get' restores."
+      advice += " A profile staging directory is settled by the next profile command on its user (or by fsck --repair)."
     }
     return HealthCheck(
       name: "local_temporaries", level: .warning,

@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--page-token|--prefix|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -62,7 +62,12 @@ _rexstore() {
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output --batch $globals" -- "$cur")); return; fi
       ;;
     "audio ls")
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
+      case "$prev" in
+        --prefix) COMPREPLY=(); return ;;
+        --limit) COMPREPLY=(); return ;;
+        --page-token) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--prefix --limit --page-token $globals" -- "$cur")); return; fi
       ;;
     "audio rm")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi

@@ -92,6 +92,27 @@ import Testing
     #expect(again.stdout == #"{"count":1,"failures":[],"items":[{"blob":"audio/u1/a.wav","deleted":false}]}"# + "\n")
   }
 
+  /// `audio ls` without USER lists every user's recordings; --prefix narrows, --limit pages.
+  @Test func lsAcrossUsersWithPrefixAndPages() throws {
+    let h = Harness()
+    _ = try file(h, "a.wav", [1])
+    for user in ["u1", "u41", "u42"] {
+      for name in ["x.wav", "y.wav"] { h.run("audio", "put", user, "a.wav", "--name", name) }
+    }
+    func blobs(_ r: Harness.Result) -> [String] {
+      guard case .array(let items)? = r.json?["items"] else { return [] }
+      return items.compactMap { if case .string(let b)? = $0["blob"] { b } else { nil } }
+    }
+    #expect(h.run("audio", "ls").json?["count"] == .number("6"))
+    #expect(blobs(h.run("audio", "ls", "--prefix", "u4")) == ["audio/u41/x.wav", "audio/u41/y.wav", "audio/u42/x.wav", "audio/u42/y.wav"])
+    let first = h.run("audio", "ls", "--prefix", "u4", "--limit", "3")
+    #expect(blobs(first) == ["audio/u41/x.wav", "audio/u41/y.wav", "audio/u42/x.wav"])
+    #expect(first.json?["next_page_token"] == .string("audio/u42/x.wav"))
+    let second = h.run("audio", "ls", "--prefix", "u4", "--limit", "3", "--page-token", "audio/u42/x.wav")
+    #expect(blobs(second) == ["audio/u42/y.wav"])
+    #expect(second.json?["next_page_token"] == .null)
+  }
+
   @Test func pruneHonoursAgeUserDryRunAndMaxDelete() throws {
     let h = Harness()
     _ = try file(h, "a.wav", [1])

@@ -132,10 +132,27 @@ enum AudioCommands {
   }
 
   static let ls = CommandSpec(
-    "audio", "ls", summary: "List a user's recordings and where each lives",
-    arguments: [user]
+    "audio", "ls", summary: "List recordings (one user's, or all) and where each lives",
+    discussion: """
+      Without USER, every user's recordings. --prefix P keeps names starting with audio/P (a user
+      prefix such as u4, or u42/2026-). --limit N pages: the output's next_page_token, passed back as
+      --page-token, continues after the last name shown (null on the last page).
+      """,
+    arguments: [ArgumentSpec("USER", help: "user name (one path segment); all users when left out", optional: true)],
+    options: [
+      OptionSpec("prefix", value: "P", help: "only names starting with audio/P"),
+      OptionSpec("limit", value: "N", help: "at most N items per page"),
+      OptionSpec("page-token", value: "T", help: "continue after this name (a previous next_page_token)"),
+    ],
+    examples: ["rexstore audio ls u42", "rexstore audio ls --prefix u4 --limit 100"]
   ) { inv, rt throws(RexstoreError) in
-    .list(try Audio(objects: try rt.objects()).list(user: inv.argument(0)).map(\.json))
+    let audio = Audio(objects: try rt.objects())
+    let (items, next) = try audio.listAll(
+      user: inv.arguments.first, prefix: inv.value("prefix"), limit: try inv.limit("limit", default: nil),
+      pageToken: inv.value("page-token"))
+    guard inv.value("limit") != nil || inv.value("page-token") != nil else { return .list(items.map(\.json)) }
+    if rt.ndjson { return .list(items.map(\.json)) }
+    return .json(JSONValue.list(items.map(\.json)).adding(["next_page_token": .optional(next)]))
   }
 
   static let rm = CommandSpec(

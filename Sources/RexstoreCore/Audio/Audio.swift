@@ -33,6 +33,36 @@ public struct Audio {
     return try objects.listAll(prefix: AudioBlob.prefix(user: user))
   }
 
+  /// Recordings across users (`user` nil), optionally only names under `audio/` + `prefix`, in byte
+  /// order, at most `limit` after `pageToken` (the last name of the previous page). Returns the page
+  /// and the token of the next one (nil on the last page).
+  public func listAll(
+    user: String?, prefix: String?, limit: Int?, pageToken: String?
+  ) throws(RexstoreError) -> ([ObjectInfo], String?) {
+    var users: [String]
+    if let user {
+      users = [try ObjectName.segment(user, kind: "user")]
+    } else {
+      users = try objects.listSegments(under: "audio/")
+    }
+    let wanted = prefix.map { "audio/" + $0 }
+    if let wanted {
+      // Only users whose directory can hold a name with that prefix.
+      users = users.filter { user in
+        let dir = "audio/\(user)/"
+        return dir.utf8.starts(with: wanted.utf8) || wanted.utf8.starts(with: dir.utf8)
+      }
+    }
+    var items: [ObjectInfo] = []
+    for user in users { items += try objects.listAll(prefix: AudioBlob.prefix(user: user)) }
+    if let wanted { items = items.filter { $0.name.utf8.starts(with: wanted.utf8) } }
+    items.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    if let pageToken { items = items.filter { pageToken.utf8.lexicographicallyPrecedes($0.name.utf8) } }
+    guard let limit, items.count > limit else { return (items, nil) }
+    let page = Array(items.prefix(limit))
+    return (page, page.last?.name)
+  }
+
   private func missing(_ name: String) -> RexstoreError { RexstoreError.notFound("no object '\(name)'") }
 
   /// The outcome of deleting one blob of several.

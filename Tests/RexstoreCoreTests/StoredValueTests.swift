@@ -15,11 +15,11 @@ import Testing
     #expect(StoredValue.decode(stored) == value)
   }
 
-  @Test func argumentIsJSONWhenItParsesElseAString() {
-    #expect(StoredValue.fromArgument("42", forceString: false) == .number("42"))
-    #expect(StoredValue.fromArgument("42", forceString: true) == .string("42"))
-    #expect(StoredValue.fromArgument("aggressive", forceString: false) == .string("aggressive"))
-    #expect(StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
+  @Test func argumentIsJSONWhenItParsesElseAString() throws {
+    #expect(try StoredValue.fromArgument("42", forceString: false) == .number("42"))
+    #expect(try StoredValue.fromArgument("42", forceString: true) == .string("42"))
+    #expect(try StoredValue.fromArgument("aggressive", forceString: false) == .string("aggressive"))
+    #expect(try StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
   }
 
   @Test func rawTextThatIsNotJSONReadsAsAString() {

@@ -24,7 +24,7 @@ enum PatternCommands {
   ) { inv, rt throws(RexstoreError) in
     let userID = try inv.userID(at: 0)
     let confidence = try inv.number("confidence", default: 1.0)
-    let value = StoredValue.fromArgument(inv.argument(3), forceString: inv.flag("string"))
+    let value = try StoredValue.fromArgument(inv.argument(3), forceString: inv.flag("string"))
     let pattern = try rt.store().setPattern(
       userID: userID, type: inv.argument(1), key: inv.argument(2), value: value, confidence: confidence)
     return .json(pattern.json)

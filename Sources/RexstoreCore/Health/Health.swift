@@ -42,6 +42,9 @@ public enum Health {
         return check(.critical, "schema version \(version) is newer than this rexstore (\(Schema.currentVersion))")
       }
       if deep { _ = try store.check(quick: true) }
+      if let schema = try store.schemaProblem() {
+        return check(.critical, schema.message + (schema.hint.map { " (\($0))" } ?? ""))
+      }
       if version < Schema.currentVersion {
         return check(.warning, "schema version \(version), \(Schema.currentVersion) available: run 'rexstore db upgrade'")
       }

@@ -178,20 +178,23 @@ public final class Store {
   }
 
   private func prepareForWriting(_ db: Database) throws(RexstoreError) {
+    // Checked before the switch to WAL, so a foreign database is refused without being changed.
+    let version = try db.retryingWhileBusy { () throws(DatabaseError) -> Int? in try rawSchemaVersion(db) } ?? 0
+    if version > Schema.currentVersion { throw newerSchema(version) }
+    let problems = try appTableProblems(db)
+    let missing = problems.filter { $0.problem == TableShape.missing }
+    // The DDL also creates indexes on the app's tables, which fails on a foreign table: say so first.
+    if version < Schema.currentVersion || !missing.isEmpty,
+      let foreign = problems.first(where: { $0.problem != TableShape.missing })
+    {
+      throw tableError(foreign.table, foreign.problem)
+    }
     try db.retryingWhileBusy { () throws(DatabaseError) in
       let mode = try db.cached("PRAGMA journal_mode=WAL")
       defer { mode.reset() }
       _ = try mode.step()
     }
-    let version = try db.retryingWhileBusy { () throws(DatabaseError) -> Int? in try rawSchemaVersion(db) } ?? 0
-    if version > Schema.currentVersion { throw newerSchema(version) }
-    let problems = try appTableProblems(db)
-    let missing = problems.filter { $0.problem == TableShape.missing }
     if version == Schema.currentVersion, missing.isEmpty { return }
-    // The DDL also creates indexes on the app's tables, which fails on a foreign table: say so first.
-    if let foreign = problems.first(where: { $0.problem != TableShape.missing }) {
-      throw tableError(foreign.table, foreign.problem)
-    }
     if version < Schema.currentVersion {
       _ = try upgrade(db)
     } else {

@@ -234,8 +234,9 @@ import Testing
     let cases: [([String], String)] = [
       (["pattern", "get", "1", "t", "k"], #""value":0.5"#), (["pattern", "list", "1"], #""count":1"#),
       (["pattern", "export"], #""key":"k""#), (["context", "get", "1", "hand"], #""value":"x""#),
-      (["insight", "list", "1"], #""data":[1]"#), (["db", "status"], #""schema_version":1"#),
+      (["insight", "list", "1"], #""data":[1]"#), (["db", "status"], #""journal_mode":"wal""#),
       (["db", "check"], #""ok":true"#), (["health"], #""status":"ok""#),
+      (["health"], "on a read-only file system: reads only"),
     ]
     for (argv, expected) in cases {
       let r = try Processes.rexstore(["--db", db] + argv, in: scratch)

@@ -48,7 +48,8 @@ public enum Health {
       if version < Schema.currentVersion {
         return check(.warning, "schema version \(version), \(Schema.currentVersion) available: run 'rexstore db upgrade'")
       }
-      return check(.ok, "schema version \(version)" + (deep ? ", quick_check ok" : ""))
+      let snapshot = store.isImmutableSnapshot ? "; on a read-only file system: reads only, writes fail" : ""
+      return check(.ok, "schema version \(version)" + (deep ? ", quick_check ok" : "") + snapshot)
     } catch {
       return check(.critical, error.message)
     }

@@ -13,11 +13,12 @@ extension Store {
     }
     let db = try reader()
     let version = try schemaVersion(db)
-    return try db.read { () throws(RexstoreError) -> JSONValue in
+    let report = try db.read { () throws(RexstoreError) -> JSONValue in
       do throws(DatabaseError) {
         let mode = try db.prepare("PRAGMA journal_mode")
         _ = try mode.step()
-        let journalMode = mode.text(0)
+        // An immutable connection reports "delete"; the file header says what the file is.
+        let journalMode = isImmutableSnapshot && headerSaysWAL ? "wal" : mode.text(0)
         var tables: [JSONValue.Member] = []
         let exists = try db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
         for table in Schema.tables {
@@ -42,6 +43,19 @@ extension Store {
         throw error.rexstoreError(path: path)
       }
     }
+    try confirmSnapshot()
+    return report
+  }
+
+  /// Bytes 18 and 19 of the SQLite header are 2 for a WAL database.
+  /// Related SQLite documentation: <https://www.sqlite.org/fileformat2.html#the_database_header>
+  private var headerSaysWAL: Bool {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var header = [UInt8](repeating: 0, count: 20)
+    let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 20, 0) }
+    return n == 20 && header[18] == 2 && header[19] == 2
   }
 
   /// Creates the file if needed and applies pending migrations; recreates the app's tables when they

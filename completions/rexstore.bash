@@ -2,7 +2,7 @@
 _rexstore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local group="" verb="" i w skip=0
-  local globals="--root --db --objects --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --help --version"
+  local globals="--root --db --objects --app-dir --dossiers --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --help --version"
   if [[ $cur == = ]]; then cur=""
   elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}
   fi
@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -23,6 +23,8 @@ _rexstore() {
     --root) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --db) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --objects) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+    --app-dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+    --dossiers) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --config) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --busy-timeout) COMPREPLY=(); return ;;
     --backend) COMPREPLY=($(compgen -W "auto gcs local" -- "$cur")); return ;;
@@ -91,7 +93,7 @@ _rexstore() {
         --meta) COMPREPLY=(); return ;;
         --meta-json) COMPREPLY=(); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--meta --meta-json $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--meta --meta-json --force --discard-unreferenced $globals" -- "$cur")); return; fi
       compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       ;;
     "profile get")
@@ -216,7 +218,7 @@ _rexstore() {
       case "$prev" in
         --from) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local --include-unreferenced $globals" -- "$cur")); return; fi
       ;;
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi

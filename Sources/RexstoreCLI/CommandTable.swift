@@ -5,6 +5,8 @@ public enum CommandTable {
     OptionSpec("root", value: "DIR", help: "data root (default $XDG_DATA_HOME/rexstore)", completion: .directory),
     OptionSpec("db", value: "PATH", help: "SQLite database (default ROOT/rexstore.sqlite3)", completion: .file),
     OptionSpec("objects", value: "DIR", help: "local object root (default ROOT/objects)", completion: .directory),
+    OptionSpec("app-dir", value: "DIR", help: "the app's working directory: its RexVoice.db, objects and dossiers", completion: .directory),
+    OptionSpec("dossiers", value: "DIR", help: "the app's dossier directory (default ROOT/dossiers)", completion: .directory),
     OptionSpec("config", value: "FILE", help: "JSON config file (default $XDG_CONFIG_HOME/rexstore/config.json)", completion: .file),
     OptionSpec("busy-timeout", value: "DUR", help: "how long to wait for a busy database (default 5s)"),
     OptionSpec("backend", value: "NAME", help: "object backend: auto, gcs or local (default auto)", completion: .choices(["auto", "gcs", "local"])),

@@ -14,7 +14,7 @@ public enum ExitStatus {
     case .internal: return 70
     case .cannotCreate: return 73
     case .ioError: return 74
-    case .dbLocked, .rateLimited: return 75
+    case .dbLocked, .rateLimited, .busy: return 75
     case .permissionDenied: return 77
     case .config, .schemaMismatch: return 78
     case .interrupted: return 130

@@ -76,8 +76,11 @@ extension Runtime {
       guard FallbackObjectStore.isOutage(error) else { throw error }
       gcs = .failure(error)
     }
-    return FallbackObjectStore(
+    let store = FallbackObjectStore(
       gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
+    store.window = OutageWindow(
+      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
+    return store
   }
 
   /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).
@@ -91,5 +94,16 @@ extension Runtime {
     let credentials = try config.gcsCredentials()
     return try GCSObjectStore(
       settings: settings, tokens: TokenSource(credentials: credentials, cacheDirectory: config.cacheDirectory))
+  }
+}
+
+extension Runtime {
+  /// Voice profiles: the configured object store for samples, the app's dossiers for records, and
+  /// the database for records rexstore 0.1 kept there (moved into the dossiers on first use).
+  public func profiles() throws(RexstoreError) -> VoiceProfiles {
+    let config = try config()
+    return VoiceProfiles(
+      dossiers: DossierDirectory(path: config.dossiers.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
+      objects: try objects(), local: LocalObjectStore(root: config.objects.value), legacy: try store())
   }
 }

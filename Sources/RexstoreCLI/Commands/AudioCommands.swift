@@ -111,7 +111,7 @@ enum AudioCommands {
       }
       let directory = rt.absolute(output)
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
-      if Set(blobs.map(\.file)).count < blobs.count {
+      if Set(blobs.map(\.baseName)).count < blobs.count {
         throw RexstoreError.usage("two BLOBs have the same file name; fetch them into different directories")
       }
       return batchOutput(audio.getMany(blobs, into: directory), key: "blob") { item in

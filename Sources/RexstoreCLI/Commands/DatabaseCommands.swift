@@ -12,9 +12,22 @@ enum DatabaseCommands {
 
   static let upgrade = CommandSpec(
     "db", "upgrade", summary: "Create the database or apply pending schema changes",
-    discussion: "Write commands do this on their own; run it to prepare a database ahead of time."
+    discussion: """
+      Write commands do this on their own; run it to prepare a database ahead of time. It also creates
+      the dossier directory and moves voice-profile records rexstore 0.1 kept in its own SQLite table
+      into the users' dossiers (a row whose profile the dossier already holds differently is kept and
+      listed under profile_conflicts).
+      """
   ) { _, rt throws(RexstoreError) in
-    .json(try rt.store().upgradeSchema())
+    let schema = try rt.store().upgradeSchema()
+    let config = try rt.config()
+    try FileSystem.makeDirectories(config.dossiers.value)
+    let moved = try rt.profiles().moveLegacyRecords()
+    return .json(
+      schema.adding([
+        "dossiers": .string(config.dossiers.value), "profiles_moved": .array(moved.moved.map(JSONValue.string)),
+        "profile_conflicts": .array(moved.conflicts.map(JSONValue.string)),
+      ]))
   }
 
   static let check = CommandSpec(

@@ -19,11 +19,22 @@ public final class LocalObjectStore: ObjectStore {
 
   func path(_ name: String) -> String { root + "/" + name }
 
+  /// Names with a segment starting with `.` are the local root's own (temporary files, staging
+  /// directories): another client may write such names to GCS, but here they are refused (64).
+  public static func isReserved(_ name: String) -> Bool { name.split(separator: "/").contains { $0.hasPrefix(".") } }
+
+  func refuseReserved(_ name: String) throws(RexstoreError) {
+    guard LocalObjectStore.isReserved(name) else { return }
+    throw RexstoreError.usage(
+      "'\(ObjectName.printable(name))' cannot be held in the local root: names with a segment starting with '.' are its temporary files")
+  }
+
   // MARK: put
 
   public func put(
     _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
   ) throws(RexstoreError) -> ObjectInfo {
+    try refuseReserved(name)
     let target = path(name)
     let directory = FileSystem.parent(of: target)
     if !overwrite, access(target, F_OK) == 0 { throw exists(name) }
@@ -109,6 +120,7 @@ public final class LocalObjectStore: ObjectStore {
   // MARK: get, stat
 
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
+    try refuseReserved(name)
     let source = path(name)
     let fd = open(source, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
@@ -142,6 +154,7 @@ public final class LocalObjectStore: ObjectStore {
   }
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
+    try refuseReserved(name)
     let file = path(name)
     guard let regular = try FileSystem.regularFile(file) else { return nil }
     return ObjectInfo(
@@ -180,6 +193,7 @@ public final class LocalObjectStore: ObjectStore {
   }
 
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
+    try refuseReserved(name)
     let file = path(name)
     guard unlink(file) == 0 else {
       if errno == ENOENT || errno == ENOTDIR { return false }

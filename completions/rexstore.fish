@@ -103,7 +103,7 @@ complete -c rexstore -n "__fish_seen_subcommand_from insight; and not __fish_see
 complete -c rexstore -n "__fish_seen_subcommand_from insight; and __fish_seen_subcommand_from clear" -l type -x -d 'only insights of this type'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a status -d 'Show the database file, schema version and table sizes'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a upgrade -d 'Create the database or apply pending schema changes'
-complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a check -d 'Verify the database\'s integrity (65 if damaged) and the app\'s tables (78)'
+complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a check -d 'Verify the database\'s integrity and the app\'s tables'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from check" -l quick -d 'run the faster quick_check'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a backup -d 'Copy the database consistently while others write'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from backup" -l force -d 'replace DEST if it exists'

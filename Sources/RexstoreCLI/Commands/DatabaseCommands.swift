@@ -33,7 +33,11 @@ enum DatabaseCommands {
   }
 
   static let check = CommandSpec(
-    "db", "check", summary: "Verify the database's integrity (65 if damaged) and the app's tables (78)",
+    "db", "check", summary: "Verify the database's integrity and the app's tables",
+    discussion: """
+      Exit 65 when SQLite's integrity_check (or quick_check) finds damage; 78 when one of the app's
+      tables is missing or has other columns than the app's (the message names table and columns).
+      """,
     options: [OptionSpec("quick", help: "run the faster quick_check")]
   ) { inv, rt throws(RexstoreError) in
     .json(try rt.store().check(quick: inv.flag("quick")))

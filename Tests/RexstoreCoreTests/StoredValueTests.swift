@@ -22,6 +22,15 @@ import Testing
     #expect(try StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
   }
 
+  /// Issue 8.4: JSON with a lone surrogate is refused, not stored with U+FFFD; text that is not JSON
+  /// anyway (here unterminated) stays a plain string.
+  @Test func aLoneSurrogateInJSONIsRefusedButBrokenJSONIsText() throws {
+    #expect(throws: RexstoreError.self) { try StoredValue.fromArgument(#""\ud800""#, forceString: false) }
+    #expect(throws: RexstoreError.self) { try StoredValue.fromArgument(#"{"a":["\udc00"]}"#, forceString: false) }
+    #expect(try StoredValue.fromArgument(#""\ud800"#, forceString: false) == .string(#""\ud800"#))
+    #expect(try StoredValue.fromArgument(#""\ud800""#, forceString: true) == .string(#""\ud800""#))
+  }
+
   @Test func rawTextThatIsNotJSONReadsAsAString() {
     #expect(StoredValue.decode("{broken") == .string("{broken"))
   }

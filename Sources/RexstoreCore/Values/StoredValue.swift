@@ -26,7 +26,10 @@ public enum StoredValue {
     do throws(JSONParser.Failure) {
       return try JSONParser.parse(text)
     } catch {
-      if error.loneSurrogate { throw RexstoreError.invalidInput("VALUE: \(error.message)") }
+      // Only when the whole text is JSON apart from the surrogate; `"\ud800` (unterminated) is just text.
+      if error.loneSurrogate, JSONParser.pythonWouldDecode(text) {
+        throw RexstoreError.invalidInput("VALUE: \(error.message)")
+      }
       return .string(text)
     }
   }

@@ -93,7 +93,10 @@ public final class Store {
   /// SQLite opens lazily, so a reader also runs one small query: a WAL database needs its `-shm` file,
   /// and where that cannot be created (a read-only mount, a directory without write permission) the
   /// failure shows here. On a read-only file system with no `-wal` file the database cannot change, and
-  /// it is reopened `immutable=1`; every other case is `permission_denied` with the reason.
+  /// it is reopened `immutable=1`; every other case is `permission_denied` with the reason. (SQLite reads
+  /// a read-only WAL database when its `-shm` and `-wal` exist or can be created, or when it is opened
+  /// immutable; immutable ignores any `-wal`, so it is used only when there is none.)
+  /// Related SQLite documentation: <https://www.sqlite.org/wal.html#readonly>
   private func open(reading: Bool) throws(RexstoreError) -> Database {
     do throws(DatabaseError) {
       let db = try Database(path: path, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

@@ -30,6 +30,7 @@ public enum CommandTable {
     GroupSpec(name: "pattern", summary: "behavioural patterns: one value per user, type and key", commands: PatternCommands.all),
     GroupSpec(name: "context", summary: "conversation context: an expiring append log", commands: ContextCommands.all),
     GroupSpec(name: "insight", summary: "insights: JSON objects ranked by importance", commands: InsightCommands.all),
+    GroupSpec(name: "user", summary: "one user everywhere: export and erase", commands: UserCommands.all),
     GroupSpec(name: "db", summary: "database status, upgrade, check, backup and vacuum", commands: DatabaseCommands.all),
     GroupSpec(name: "sign", summary: "V4 signed URL for gs://BUCKET/OBJECT, offline", commands: [SignCommands.general]),
     GroupSpec(name: "migrate", summary: "move local objects into GCS", commands: [MigrateCommand.spec]),

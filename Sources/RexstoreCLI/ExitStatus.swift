@@ -8,7 +8,9 @@ public enum ExitStatus {
     switch code {
     case .notFound: return 1
     case .usage, .unknownCommand, .unknownOption: return 64
-    case .invalidInput, .conflict, .dbCorrupt, .limitExceeded: return 65
+    case .invalidInput, .conflict, .dbCorrupt: return 65
+    // rsync's status for the same guard ("The --max-delete limit stopped deletions").
+    case .limitExceeded: return 25
     case .noInput, .noDatabase: return 66
     case .unavailable: return 69
     case .internal: return 70

@@ -69,24 +69,27 @@ extension Runtime {
     let config = try config()
     let local = LocalObjectStore(root: config.objects.value)
     guard config.effectiveBackend == "gcs" else { return local }
+    let window = OutageWindow(
+      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
     let gcs: Result<GCSObjectStore, RexstoreError>
     do throws(RexstoreError) {
-      gcs = .success(try gcsStore())
+      gcs = .success(try gcsStore(singleAttempt: window.recent() != nil))
     } catch {
       guard FallbackObjectStore.isOutage(error) else { throw error }
       gcs = .failure(error)
     }
     let store = FallbackObjectStore(
       gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
-    store.window = OutageWindow(
-      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
+    store.window = window
     return store
   }
 
   /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).
-  public func gcsStore(probe: Bool = false) throws(RexstoreError) -> GCSObjectStore {
+  public func gcsStore(probe: Bool = false, singleAttempt: Bool = false) throws(RexstoreError) -> GCSObjectStore {
     let config = try config()
     var settings = try config.gcsSettings()
+    // Inside an outage window what still goes to GCS (a read with no local copy) is tried once.
+    if singleAttempt { settings.retry.attempts = 1 }
     if probe {
       settings.retry.attempts = min(settings.retry.attempts, 2)
       settings.timeouts = HTTPTimeouts(connectMilliseconds: 3_000, stallSeconds: 5)

@@ -280,10 +280,12 @@ import Testing
     var get = try jsonObject(try app.rexstore(["profile", "get", "u1", "p"]).stdout)
     #expect(get["sample_count"] as? Int == 2)
     #expect(app.read("dossiers/u1.json")?.contains("rexstore_pending") == false)
-    // Killed after the swap: the new set is live, the old one sits in the writer's staging directory.
+    // Killed after the swap: the new set (rexstore's, with its checksums) is live, the old one sits
+    // in the writer's staging directory.
     let staging = app.dir + "/voice_profiles/u1/.p.rexstore-tmp-999999-1-x"
-    try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-    try "new0".write(toFile: staging + "/sample_0.wav", atomically: true, encoding: .utf8)
+    let n = try app.file("n.wav", "new0")
+    #expect(try app.rexstore(["profile", "store", "u1", "scratch", n]).status == 0)
+    try FileManager.default.moveItem(atPath: app.dir + "/voice_profiles/u1/scratch", toPath: staging)
     let old = try inode(live)
     try FileManager.default.moveItem(atPath: live, toPath: live + "-swapped")
     try FileManager.default.moveItem(atPath: staging, toPath: live)
@@ -291,7 +293,8 @@ import Testing
     _ = try app.python(
       """
       p = 'dossiers/u1.json'; d = json.load(open(p))
-      d['rexstore_pending'] = {'p': {'directory_inode': \(old), 'metadata': {'v': 3}, 'created_at': '2026-01-01T00:00:00+00:00', 'updated_at': '2026-01-02T00:00:00+00:00', 'writer': 999999}}
+      from datetime import UTC, datetime
+      d['rexstore_pending'] = {'p': {'directory_inode': \(old), 'metadata': {'v': 3}, 'created_at': '2026-01-01T00:00:00+00:00', 'updated_at': datetime.now(UTC).isoformat(), 'writer': 999999}}
       json.dump(d, open(p, 'w'), indent=2)
       """)
     get = try jsonObject(try app.rexstore(["profile", "get", "u1", "p"]).stdout)
@@ -327,7 +330,7 @@ import Testing
     let r = try app.rexstore(["profile", "list", "u1"])
     #expect(r.status == 66)
     #expect(r.stderr.contains(#""code":"no_database""#))
-    #expect(try app.rexstore(["profile", "delete", "u1", "p"]).status == 1)
+    #expect(try app.rexstore(["profile", "delete", "u1", "p"]).status == 66)
   }
 
   /// migrate --from APP_DIR --delete-local: the samples records name go up, each record is re-pointed
@@ -392,5 +395,101 @@ import Testing
     let gone = try Processes.rexstore(["--app-dir", app.dir, "audio", "ls", "u1"], environment: env, in: app.scratch)
     #expect(gone.status == 0)
     #expect(try Processes.rexstore(["--app-dir", app.dir, "profile", "get", "u1", "rexg"], environment: env, in: app.scratch).status == 1)
+  }
+
+  /// `profile prune`: by the time a profile was last stored, record first then samples, guarded by
+  /// --max-delete (exit 25, nothing deleted) and previewed by --dry-run.
+  @Test func profilePruneDeletesOldProfilesWithGuards() throws {
+    let app = try App()
+    _ = try app.python(
+      """
+      d = Dossier('u1'); d.store_voice_profile('old1', [b'11']); d.store_voice_profile('old2', [b'222']); d.store_voice_profile('new', [b'n'])
+      d.data['voice_profiles']['old1']['created_at'] = '2020-01-01T00:00:00+00:00'
+      d.data['voice_profiles']['old2']['created_at'] = '2021-01-01T00:00:00.5+00:00'
+      d.save()
+      """)
+    let before = app.read("dossiers/u1.json")
+    let refused = try app.rexstore(["profile", "prune", "--older-than", "365d", "--max-delete", "1"])
+    #expect(refused.status == 25)
+    #expect(refused.stderr.contains(#""code":"limit_exceeded""#))
+    let dry = try app.rexstore(["profile", "prune", "--older-than", "365d", "--dry-run"])
+    #expect(dry.status == 0)
+    #expect(app.read("dossiers/u1.json") == before)
+    let real = try app.rexstore(["profile", "prune", "--older-than", "365d", "--max-delete", "2"])
+    #expect(real.status == 0, "\(real.stderr)")
+    let report = try jsonObject(real.stdout)
+    #expect((report["items"] as? [[String: Any]])?.compactMap { $0["profile_id"] as? String } == ["old1", "old2"])
+    #expect(report["freed_bytes"] as? Int == 5)
+    #expect(!app.exists("voice_profiles/u1/old1/sample_0.wav"))
+    #expect(try app.python("print([p['profile_id'] for p in Dossier('u1').list_voice_profiles()])") == "['new']")
+  }
+
+  /// Review findings: a record can only name files in its own profile directory (the app's delete
+  /// has the same rule); anything else is bad data and nothing is read or deleted.
+  @Test func aRecordNamingFilesElsewhereIsRefused() throws {
+    let app = try App()
+    _ = try app.python(
+      """
+      Dossier('victim').update('sessions', [1])
+      d = Dossier('u'); d.update('voice_profiles', {'p': {'storage': 'local', 'sample_paths': ['dossiers/victim.json'], 'metadata': {}, 'created_at': None}})
+      """)
+    let victim = app.read("dossiers/victim.json")
+    for argv in [["profile", "delete", "u", "p"], ["profile", "get", "u", "p", "-o", app.scratch.path + "/o"]] {
+      let r = try app.rexstore(argv)
+      #expect(r.status == 65, "\(argv): \(r.stderr)")
+      #expect(r.stderr.contains("not in the profile's directory"))
+    }
+    #expect(app.read("dossiers/victim.json") == victim)
+  }
+
+  /// Profile ids are compared as bytes: an NFC and an NFD spelling are two profiles to the app.
+  @Test func profileIdsAreComparedAsBytes() throws {
+    let app = try App()
+    let nfc = "caf\u{E9}"
+    let nfd = "cafe\u{301}"
+    _ = try app.python(
+      """
+      d = Dossier('u')
+      d.store_voice_profile('\(nfc)', [b'nfc'], {'form': 'nfc'})
+      d.store_voice_profile('\(nfd)', [b'nfd'], {'form': 'nfd'})
+      """)
+    let list = try jsonObject(try app.rexstore(["profile", "list", "u"]).stdout)
+    let forms = (list["items"] as? [[String: Any]] ?? []).compactMap { ($0["metadata"] as? [String: Any])?["form"] as? String }
+    #expect(forms == ["nfc", "nfd"])
+    let a = try app.file("a.wav", "rex")
+    #expect(try app.rexstore(["profile", "store", "u", nfc, a, "--force"]).status == 0)
+    let out = try app.python("d = Dossier('u')\nprint(d.retrieve_voice_profile('\(nfd)')['voice_samples'], d.retrieve_voice_profile('\(nfc)')['voice_samples'])")
+    #expect(out == "[b'nfd'] [b'rex']")
+  }
+
+  /// A store that died leaves its intent; if the app then stores that profile, the intent must not
+  /// overwrite the app's record when it is settled.
+  @Test func aStaleIntentNeverOverwritesWhatTheAppStoredSince() throws {
+    let app = try App()
+    _ = try app.python(
+      """
+      os.makedirs('dossiers', exist_ok=True)
+      json.dump({'rexstore_pending': {'p': {'directory_inode': None, 'metadata': {'who': 'rexstore'}, 'created_at': '2026-01-01T00:00:00+00:00', 'updated_at': '2026-01-01T00:00:00+00:00', 'writer': 999999}}}, open('dossiers/u.json', 'w'))
+      Dossier('u').store_voice_profile('p', [b'APP0', b'APP1'], {'who': 'app'})
+      """)
+    let list = try jsonObject(try app.rexstore(["profile", "list", "u"]).stdout)
+    let item = try #require((list["items"] as? [[String: Any]])?.first)
+    #expect((item["metadata"] as? [String: Any])?["who"] as? String == "app")
+    #expect(item["sample_count"] as? Int == 2)
+    #expect(app.read("dossiers/u.json")?.contains("rexstore_pending") == false)
+  }
+
+  /// The app reads every entry whose storage is not "gcs" from its directory; so does rexstore.
+  @Test func anyStorageButGCSIsLocal() throws {
+    let app = try App()
+    _ = try app.python(
+      """
+      d = Dossier('u'); d.store_voice_profile('p', [b'x'])
+      d.data['voice_profiles']['p']['storage'] = 'Local'; d.save()
+      """)
+    let get = try app.rexstore(["profile", "get", "u", "p", "-o", app.scratch.path + "/o"])
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(try app.rexstore(["profile", "delete", "u", "p"]).status == 0)
+    #expect(!app.exists("voice_profiles/u/p/sample_0.wav"))
   }
 }

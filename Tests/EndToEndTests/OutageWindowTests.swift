@@ -8,7 +8,7 @@ import Testing
   let server: StorageServer
   let scratch = Processes.Scratch()
   var env: [String: String] {
-    server.emulatorEnvironment(scratch).merging(["REXSTORE_GCS_RETRIES": "3"]) { $1 }
+    server.emulatorEnvironment(scratch).merging(["REXSTORE_GCS_RETRIES": "3", "REXSTORE_OUTAGE_WINDOW": "30s"]) { $1 }
   }
 
   init() throws { server = try StorageServer(.stub(arguments: [])) }

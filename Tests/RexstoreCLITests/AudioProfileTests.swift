@@ -57,7 +57,7 @@ import Testing
     // No dossier directory yet: reads are loud (66), like pattern reads on a missing database.
     #expect(h.run("profile", "get", "u1", "p1").errorCode == "no_database")
     #expect(h.run("profile", "list", "u1").status == 66)
-    #expect(h.run("profile", "delete", "u1", "p1", "--if-exists").json?["deleted"] == .bool(false))
+    #expect(h.run("profile", "delete", "u1", "p1", "--if-exists").status == 66)
     #expect(!FileManager.default.fileExists(atPath: objects(h)))
   }
 
@@ -106,10 +106,18 @@ import Testing
     #expect(dry.json?["count"] == .number("2"))
     #expect(dry.json?["dry_run"] == .bool(true))
     let refused = h.run("audio", "prune", "--older-than", "30d", "--max-delete", "1")
-    #expect(refused.status == 65)
+    #expect(refused.status == 25)
     #expect(refused.errorCode == "limit_exceeded")
+    #expect(refused.stdout.isEmpty)
+    // A dry run over the limit still lists every candidate, and says the real run would be refused.
+    let preview = h.run("audio", "prune", "--older-than", "30d", "--max-delete", "1", "--dry-run")
+    #expect(preview.status == 25)
+    #expect(preview.json?["count"] == .number("2"))
+    #expect(preview.json?["limit_exceeded"] == .bool(true))
+    let u1 = h.run("audio", "prune", "--older-than", "30d", "--user", "u1")
+    #expect(u1.json?["freed_bytes"] == .number("1"))
+    #expect(u1.json?["items"] == .array([.record(["blob": .string("audio/u1/old1.wav"), "deleted": .bool(true), "size_bytes": .number("1")])]))
     #expect(h.run("audio", "ls", "u2").json?["count"] == .number("1"))
-    #expect(h.run("audio", "prune", "--older-than", "30d", "--user", "u1").json?["count"] == .number("1"))
     #expect(h.run("audio", "ls", "u1").json?["count"] == .number("1"))
     #expect(h.run("audio", "prune", "--older-than", "30d").json?["count"] == .number("1"))
     #expect(h.run("audio", "prune").status == 64)

@@ -155,8 +155,10 @@ enum AudioCommands {
     "audio", "prune", summary: "Delete recordings older than a given age (for cron)",
     discussion: """
       Age is the time since the object was last written. With --max-delete N, a run that would delete
-      more than N objects deletes none and fails (exit 65), so a wrong clock or option cannot wipe the
-      store.
+      more than N objects deletes none and fails with limit_exceeded (exit 25, as rsync's
+      --max-delete), so a wrong clock or option cannot wipe the store; a --dry-run lists the
+      candidates even then (and exits 25 too). A real run lists each object with its size and
+      reports freed_bytes.
       """,
     options: [
       OptionSpec("older-than", value: "DUR", help: "minimum age, e.g. 30d (required)"),
@@ -173,24 +175,28 @@ enum AudioCommands {
     let cutoff = Timestamp.now().adding(microseconds: -age)
     let audio = Audio(objects: try rt.objects())
     let candidates = try audio.pruneCandidates(olderThan: cutoff, user: inv.value("user"))
-    if let limit, candidates.count > limit {
-      throw RexstoreError(
-        .limitExceeded, "\(candidates.count) objects are older than \(inv.value("older-than")!), more than --max-delete \(limit); nothing deleted")
-    }
+    let guardrail = PruneGuard(
+      what: "objects", count: candidates.count, limit: limit, dryRun: inv.flag("dry-run"),
+      older: inv.value("older-than")!, cutoff: cutoff)
     if inv.flag("dry-run") {
-      return .json(summary(candidates.map(\.json), cutoff: cutoff, dryRun: true))
+      let items = candidates.map { $0.json.adding(["deleted": .bool(false)]) }
+      return guardrail.report(items: items, failures: [], freed: 0, exit: 0)
     }
+    try guardrail.check()
     let results = audio.removeListed(candidates)
-    let report = batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
-    guard case .report(let json, let exit) = report else { return report }
-    return .report(json.adding(["dry_run": .bool(false), "cutoff": .string(cutoff.outputForm)]), exit: exit)
-  }
-
-  static func summary(_ items: [JSONValue], cutoff: Timestamp, dryRun: Bool) -> JSONValue {
-    .record([
-      "items": .array(items), "count": .int(items.count), "failures": .array([]), "dry_run": .bool(dryRun),
-      "cutoff": .string(cutoff.outputForm),
-    ])
+    var items: [JSONValue] = []
+    var failures: [JSONValue] = []
+    var freed: Int64 = 0
+    var exit: Int32 = 0
+    for (info, result) in zip(candidates, results) {
+      items.append(.record(["blob": .string(result.blob), "deleted": .bool(result.deleted), "size_bytes": .int(info.size)]))
+      if result.deleted { freed += info.size }
+      if let error = result.error {
+        failures.append(.record(["blob": .string(result.blob), "code": .string(error.code.rawValue), "message": .string(error.message)]))
+        exit = max(exit, ExitStatus.of(error.code))
+      }
+    }
+    return guardrail.report(items: items, failures: failures, freed: freed, exit: exit)
   }
 
   /// The shape of every many-item command: all items, the failures, and the worst failure's status.
@@ -206,5 +212,42 @@ enum AudioCommands {
       }
     }
     return .report(.record(["items": .array(items), "count": .int(items.count), "failures": .array(failures)]), exit: exit)
+  }
+}
+
+/// The `--max-delete` guard every prune shares: a run over the limit deletes nothing and exits 25
+/// (`limit_exceeded`); a dry run always lists its candidates, and says whether the limit would stop
+/// the real run.
+struct PruneGuard {
+  var what: String
+  var count: Int
+  var limit: Int?
+  var dryRun: Bool
+  var older: String
+  var cutoff: Timestamp
+
+  var exceeded: Bool { limit.map { count > $0 } ?? false }
+
+  var error: RexstoreError {
+    RexstoreError(
+      .limitExceeded, "\(count) \(what) are older than \(older), more than --max-delete \(limit ?? 0); nothing deleted",
+      hint: "raise --max-delete after checking the candidates with --dry-run")
+  }
+
+  func check() throws(RexstoreError) { if exceeded { throw error } }
+
+  func report(items: [JSONValue], failures: [JSONValue], freed: Int64, exit: Int32) -> CommandOutput {
+    var failures = failures
+    var exit = exit
+    if dryRun, exceeded {
+      failures.append(.record(["code": .string(error.code.rawValue), "message": .string(error.message)]))
+      exit = max(exit, ExitStatus.of(.limitExceeded))
+    }
+    return .report(
+      .record([
+        "items": .array(items), "count": .int(items.count), "failures": .array(failures), "dry_run": .bool(dryRun),
+        "cutoff": .string(cutoff.outputForm), "freed_bytes": .int(freed),
+        "max_delete": limit.map { JSONValue.int($0) } ?? .null, "limit_exceeded": .bool(exceeded),
+      ]), exit: exit)
   }
 }

@@ -5,7 +5,7 @@ enum ProfileCommands {
   static let user = ArgumentSpec("USER", help: "user name (one path segment)")
   static let profile = ArgumentSpec("PROFILE", help: "profile id (one path segment)")
 
-  static let all: [CommandSpec] = [store, get, list, delete]
+  static let all: [CommandSpec] = [store, get, list, delete, prune]
 
   static let store = CommandSpec(
     "profile", "store", summary: "Store a voice profile's samples and record",
@@ -92,6 +92,67 @@ enum ProfileCommands {
       "samples_deleted": .array(result.samplesDeleted.map(JSONValue.string)), "failures": .array(failures),
     ])
     return exit == 0 ? .json(value) : .report(value, exit: exit)
+  }
+
+  static let prune = CommandSpec(
+    "profile", "prune", summary: "Delete profiles not stored again for a while (cron)",
+    discussion: """
+      Age is the time since the profile was last stored (rexstore's updated_at, else the app's
+      created_at). Each profile goes as with 'profile delete': the record first, then the samples it
+      names; one stored again since it was listed is left alone. --max-delete and --dry-run work as
+      for 'audio prune' (over the limit: nothing deleted, exit 25).
+      """,
+    options: [
+      OptionSpec("older-than", value: "DUR", help: "minimum age, e.g. 180d (required)"),
+      OptionSpec("user", value: "USER", help: "only this user's profiles"),
+      OptionSpec("dry-run", help: "list what would be deleted, delete nothing"),
+      OptionSpec("max-delete", value: "N", help: "refuse to delete more than N profiles"),
+    ],
+    examples: ["rexstore profile prune --older-than 365d --max-delete 100 --dry-run"]
+  ) { inv, rt throws(RexstoreError) in
+    guard let age = try inv.duration("older-than") else {
+      throw RexstoreError.usage("--older-than is required", hint: "e.g. --older-than 365d")
+    }
+    let limit = try inv.limit("max-delete", default: nil)
+    let cutoff = Timestamp.now().adding(microseconds: -age)
+    let profiles = try rt.profiles()
+    let candidates = try profiles.pruneCandidates(olderThan: cutoff, user: inv.value("user"))
+    let guardrail = PruneGuard(
+      what: "profiles", count: candidates.count, limit: limit, dryRun: inv.flag("dry-run"),
+      older: inv.value("older-than")!, cutoff: cutoff)
+    func item(_ record: VoiceProfile, deleted: Bool) -> JSONValue {
+      .record([
+        "user_id": .string(record.userID), "profile_id": .string(record.profileID), "deleted": .bool(deleted),
+        "size_bytes": .int(record.totalBytes), "updated_at": Timestamp.outputForm(ofStored: record.updatedAt ?? record.createdAt),
+      ])
+    }
+    if inv.flag("dry-run") {
+      return guardrail.report(items: candidates.map { item($0.0, deleted: false) }, failures: [], freed: 0, exit: 0)
+    }
+    try guardrail.check()
+    var items: [JSONValue] = []
+    var failures: [JSONValue] = []
+    var freed: Int64 = 0
+    var exit: Int32 = 0
+    for (record, stamp) in candidates {
+      do throws(RexstoreError) {
+        let result = try profiles.delete(user: record.userID, profile: record.profileID, ifStamped: stamp)
+        items.append(item(record, deleted: result.deleted))
+        if result.deleted { freed += record.totalBytes }
+        for (name, error) in result.failures {
+          failures.append(.record(["blob": .string(name), "code": .string(error.code.rawValue), "message": .string(error.message)]))
+          exit = max(exit, ExitStatus.of(error.code))
+        }
+      } catch {
+        items.append(item(record, deleted: false))
+        failures.append(.record([
+          "user_id": .string(record.userID), "profile_id": .string(record.profileID), "code": .string(error.code.rawValue),
+          "message": .string(error.message),
+        ]))
+        exit = max(exit, ExitStatus.of(error.code))
+      }
+    }
+    return guardrail.report(items: items, failures: failures, freed: freed, exit: exit)
   }
 
   static func metadata(_ inv: Invocation) throws(RexstoreError) -> JSONValue {

@@ -140,8 +140,11 @@ public final class FallbackObjectStore: ObjectStore {
   /// while nothing has been written to the sink.
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.get(name, into: sink) }
-    if let remembered = self.outage.error ?? window?.recent() {
-      guard !LocalObjectStore.isReserved(name), try local.stat(name) != nil else { throw remembered }
+    // Within an outage window a local copy is read without asking GCS; without one, GCS is asked
+    // (the CLI builds the store with a single attempt then, so the call fails fast if it is still out).
+    if let remembered = self.outage.error ?? window?.recent(), !LocalObjectStore.isReserved(name),
+      try local.stat(name) != nil
+    {
       FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(remembered.message)") }
       return try local.get(name, into: sink)
     }

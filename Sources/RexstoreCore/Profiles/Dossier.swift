@@ -248,23 +248,23 @@ public enum PythonJSON {
 }
 
 extension [JSONValue.Member] {
-  /// The value of `key` (the last one, as Python's `json.loads` keeps).
-  subscript(member key: String) -> JSONValue? { last(where: { $0.key == key })?.value }
+  /// The value of `key` (the last one, as Python's `json.loads` keeps). Keys are compared as bytes:
+  /// Swift's `==` would take an NFC and an NFD spelling, two keys to Python, for one.
+  subscript(member key: String) -> JSONValue? { last(where: { $0.key.utf8.elementsEqual(key.utf8) })?.value }
 
   /// Sets `key`, keeping its position when it exists (as a Python dict does), else appending it.
   mutating func set(_ key: String, _ value: JSONValue) {
-    if let index = firstIndex(where: { $0.key == key }) {
+    if let index = lastIndex(where: { $0.key.utf8.elementsEqual(key.utf8) }) {
       self[index].value = value
-      var seen = false
-      removeAll { member in
-        guard member.key == key else { return false }
-        defer { seen = true }
-        return seen
+      // Python keeps the last of duplicate keys, at the first one's place; one copy is enough.
+      var kept = false
+      for i in indices.reversed() where self[i].key.utf8.elementsEqual(key.utf8) {
+        if kept { remove(at: i) } else { kept = true }
       }
     } else {
       append(JSONValue.Member(key, value))
     }
   }
 
-  mutating func remove(_ key: String) { removeAll { $0.key == key } }
+  mutating func remove(_ key: String) { removeAll { $0.key.utf8.elementsEqual(key.utf8) } }
 }

@@ -55,7 +55,7 @@ extension VoiceProfiles {
       var profiles = try profilesObject(document, user: row.user)
       let names = row.samples.map(\.name)
       if let existing = try entry(profiles[member: row.profile], user: row.user, profile: row.profile) {
-        guard existing.names == names, existing.storage == row.storage else {
+        guard existing.names.sameBytes(as: names), existing.storage.utf8.elementsEqual(row.storage.utf8) else {
           result.conflicts.append(row.user + "/" + row.profile)
           continue
         }

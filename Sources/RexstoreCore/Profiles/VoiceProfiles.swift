@@ -93,6 +93,9 @@ public struct VoiceProfiles {
     let lock = try dossiers.lock(user: user, exclusive: true)
     defer { withExtendedLifetime(lock) {} }
     var document = try settled(user: user, lock: lock)
+    // A store killed after its commit but before it removed the set it replaced left that set in a
+    // staging directory; under the lock, no live store of this profile can own one.
+    removeDeadStaging(user: user, profile: profile)
     var profiles = try profilesObject(document, user: user)
     let old = try entry(profiles[member: profile], user: user, profile: profile)
     if old != nil, !force {
@@ -100,7 +103,7 @@ public struct VoiceProfiles {
         .conflict, "voice profile '\(profile)' of user '\(user)' already exists", hint: "pass --force to replace it")
     }
     let directory = ProfileBlob.directory(user: user, profile: profile)
-    let stray = try unreferenced(in: directory, claimed: Set(old?.names ?? []))
+    let stray = try unreferenced(in: directory, claimed: old?.names ?? [])
     if !stray.isEmpty, !discardUnreferenced {
       throw RexstoreError(
         .conflict,
@@ -158,12 +161,18 @@ public struct VoiceProfiles {
   }
 
   /// Files under a profile's directory (in either place) that `claimed` does not name.
-  private func unreferenced(in directory: String, claimed: Set<String>) throws(RexstoreError) -> [String] {
-    var names = Set(try local.listAll(prefix: directory + "/").map(\.name))
+  /// (Compared as bytes: Swift's `==` and `Set` treat NFC and NFD spellings as one name.)
+  private func unreferenced(in directory: String, claimed: [String]) throws(RexstoreError) -> [String] {
+    var names = try local.listAll(prefix: directory + "/").map(\.name)
     if objects.backend != "local", let remote = try? objects.listAll(prefix: directory + "/") {
-      names.formUnion(remote.map(\.name))
+      names += remote.map(\.name)
     }
-    return names.subtracting(claimed).sorted()
+    let taken = Set(claimed.map { Array($0.utf8) })
+    var seen = Set<[UInt8]>()
+    return names.filter { name in
+      let bytes = Array(name.utf8)
+      return !taken.contains(bytes) && seen.insert(bytes).inserted
+    }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
   }
 
   private func forgetIntent(user: String, profile: String) throws(RexstoreError) {
@@ -193,7 +202,19 @@ public struct VoiceProfiles {
       var noted: Int64?
       if case .number(let text)? = intent.value["directory_inode"] { noted = Int64(text) }
       let now = local.directoryInode(directory)
-      if let now, now != noted {
+      func text(_ key: String) -> String? {
+        if case .string(let s)? = intent.value[key] { return s }
+        return nil
+      }
+      // Someone else (the app) stored the profile after this store died: theirs stands.
+      var storedSince = false
+      if let current = try? entry(profiles[member: profile], user: user, profile: profile),
+        let stamp = current.updatedAt ?? current.createdAt, let mine = text("updated_at"),
+        let theirs = Timestamp.parse(stamp), let noted = Timestamp.parse(mine), theirs > noted
+      {
+        storedSince = true
+      }
+      if let now, now != noted, !storedSince {
         // Swapped in: the live directory holds the complete new set (a swap is atomic).
         var samples: [ObjectInfo] = []
         var index = 0
@@ -201,14 +222,14 @@ public struct VoiceProfiles {
           samples.append(info)
           index += 1
         }
-        func text(_ key: String) -> String? {
-          if case .string(let s)? = intent.value[key] { return s }
-          return nil
-        }
-        let record = ProfileEntry(
+        // rexstore's own set carries its checksums; files written some other way are not adopted.
+        let ours = samples.allSatisfy { $0.md5 != nil }
+        if ours {
+          let record = ProfileEntry(
           storage: "local", names: samples.map(\.name), metadata: intent.value["metadata"] ?? .object([]),
           createdAt: text("created_at"), updatedAt: text("updated_at"), details: samples)
-        profiles.set(profile, record.json)
+          profiles.set(profile, record.json)
+        }
       }
       removeDeadStaging(user: user, profile: profile)
     }
@@ -257,11 +278,7 @@ public struct VoiceProfiles {
     user: String, _ body: ([JSONValue.Member]) throws(RexstoreError) -> T
   ) throws(RexstoreError) -> T {
     _ = try moveLegacyRecords()
-    guard dossiers.exists else {
-      throw RexstoreError(
-        .noDatabase, "no dossier directory '\(dossiers.path)'",
-        hint: "check --app-dir/--dossiers; 'rexstore db upgrade' or a first 'profile store' creates it")
-    }
+    guard dossiers.exists else { throw noDossiers }
     let lock = try dossiers.lock(user: user, exclusive: false)
     defer { withExtendedLifetime(lock) {} }
     return try body(try settled(user: user, lock: lock))
@@ -272,7 +289,7 @@ public struct VoiceProfiles {
   ) throws(RexstoreError) -> VoiceProfile? {
     guard let entry = try entry(try profilesObject(document, user: user)[member: profile], user: user, profile: profile)
     else { return nil }
-    if repair, entry.storage == "local", let details = entry.details {
+    if repair, entry.storage != "gcs", let details = entry.details {
       // A store by rexstore 0.1, killed between its swap and its commit, left the recorded set under
       // a temporary name: put it back (no store can be between those steps now: we hold the lock).
       _ = try local.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile), toMatch: details) {
@@ -302,7 +319,8 @@ public struct VoiceProfiles {
   /// Where an entry's samples are: the local root for `local` entries, the configured remote for
   /// `gcs` ones (69 when none is configured).
   private func store(for entry: ProfileEntry, user: String, profile: String) throws(RexstoreError) -> any ObjectStore {
-    if entry.storage == "local" { return local }
+    // The app reads every entry that is not "gcs" from its working directory.
+    if entry.storage != "gcs" { return local }
     guard objects.backend == entry.storage else {
       throw RexstoreError(
         .unavailable, "voice profile '\(profile)' of user '\(user)' is stored in \(entry.storage), which is not configured",
@@ -365,11 +383,11 @@ public struct VoiceProfiles {
   /// Removes the record first (under the lock), then exactly the samples it named: a crash in
   /// between leaves unreferenced files, never a record that points at nothing. No record, no
   /// file touched.
-  public func delete(user: String, profile: String) throws(RexstoreError) -> Deletion {
+  public func delete(user: String, profile: String, ifStamped stamp: String? = nil) throws(RexstoreError) -> Deletion {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
     _ = try moveLegacyRecords()
-    guard dossiers.exists else { return Deletion(deleted: false) }
+    guard dossiers.exists else { throw noDossiers }
     let lock = try dossiers.lock(user: user, exclusive: true)
     defer { withExtendedLifetime(lock) {} }
     var document = try settled(user: user, lock: lock)
@@ -377,6 +395,8 @@ public struct VoiceProfiles {
     guard let entry = try entry(profiles[member: profile], user: user, profile: profile) else {
       return Deletion(deleted: false)
     }
+    // A prune deletes exactly the version it listed: a profile stored again since is left alone.
+    if let stamp, (entry.updatedAt ?? entry.createdAt) != stamp { return Deletion(deleted: false) }
     let store = try self.store(for: entry, user: user, profile: profile)
     profiles.remove(profile)
     document.set("voice_profiles", .object(profiles))
@@ -389,8 +409,47 @@ public struct VoiceProfiles {
         result.failures.append((name, error))
       }
     }
-    if entry.storage == "local" { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
+    if entry.storage != "gcs" { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
     return result
+  }
+
+  /// Profiles last stored before `cutoff` (of one user, or of every dossier), oldest first, with the
+  /// stamp `delete(ifStamped:)` checks. An entry without a time (the app always writes one) is never
+  /// a candidate.
+  public func pruneCandidates(olderThan cutoff: Timestamp, user: String?) throws(RexstoreError) -> [(VoiceProfile, String)] {
+    _ = try moveLegacyRecords()
+    guard dossiers.exists else { return [] }
+    let users: [String]
+    if let user {
+      users = [try ObjectName.segment(user, kind: "user")]
+    } else {
+      users = try FileSystem.entries(of: dossiers.path)
+        .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        .filter { (try? ObjectName.segment($0, kind: "user")) != nil }.sorted()
+    }
+    var found: [(VoiceProfile, String, Timestamp)] = []
+    for user in users {
+      let lock = try dossiers.lock(user: user, exclusive: false)
+      defer { withExtendedLifetime(lock) {} }
+      let document = try settled(user: user, lock: lock)
+      for member in try profilesObject(document, user: user) {
+        guard (try? ObjectName.segment(member.key, kind: "profile")) != nil,
+          let entry = try entry(member.value, user: user, profile: member.key),
+          let stamp = entry.updatedAt ?? entry.createdAt, let time = Timestamp.parse(stamp), time < cutoff,
+          let record = try resolve(document, user: user, profile: member.key)
+        else { continue }
+        found.append((record, stamp, time))
+      }
+    }
+    return found.sorted { $0.2 < $1.2 }.map { ($0.0, $0.1) }
+  }
+
+  /// No dossier directory: loud (66), like a missing database, so a mistyped --app-dir is not an
+  /// empty answer.
+  var noDossiers: RexstoreError {
+    RexstoreError(
+      .noDatabase, "no dossier directory '\(dossiers.path)'",
+      hint: "check --app-dir/--dossiers; 'rexstore db upgrade' or a first 'profile store' creates it")
   }
 
   public func missing(_ user: String, _ profile: String) -> RexstoreError {
@@ -428,9 +487,17 @@ public struct VoiceProfiles {
     switch value[key] {
     case nil, .null?: break
     case .array(let items)?:
+      // Like the app's delete, which only unlinks below voice_profiles/{user}/{profile}: a record
+      // naming anything else (another user's file, a dossier) is bad data, never read or deleted.
+      let own = ProfileBlob.directory(user: user, profile: profile) + "/"
       for item in items {
         guard case .string(let path) = item else { throw RexstoreError(.invalidInput, "\(where_): \(key) holds a non-string") }
-        names.append(try blobName(path, where: where_))
+        let name = try blobName(path, where: where_)
+        guard name.utf8.starts(with: own.utf8), name.utf8.count > own.utf8.count else {
+          throw RexstoreError(
+            .invalidInput, "\(where_): sample '\(ObjectName.printable(path))' is not in the profile's directory \(own)")
+        }
+        names.append(name)
       }
     default: throw RexstoreError(.invalidInput, "\(where_): \(key) is not a list")
     }
@@ -443,7 +510,7 @@ public struct VoiceProfiles {
       if case .array(let items)? = own["samples"] {
         let parsed = items.compactMap(VoiceProfiles.detail)
         // Only while they still describe the app-visible list (the app rewrites entries whole).
-        if parsed.map(\.name) == names { details = parsed }
+        if parsed.map(\.name).sameBytes(as: names) { details = parsed }
       }
     }
     return ProfileEntry(
@@ -510,5 +577,12 @@ extension LocalObjectStore {
   /// Best effort, like the app's `rmdir`: a profile directory left empty by a delete goes too.
   func removeEmptyDirectory(_ name: String) {
     rmdir(root + "/" + name)
+  }
+}
+
+extension [String] {
+  /// Equal element by element as UTF-8 bytes (not by Unicode canonical equivalence).
+  func sameBytes(as other: [String]) -> Bool {
+    count == other.count && zip(self, other).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
   }
 }

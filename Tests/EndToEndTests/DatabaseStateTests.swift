@@ -111,7 +111,7 @@ import Testing
     try python("app_storage.downgrade(sys.argv[1])", scratch, storage: false)
     for argv in [
       ["pattern", "list", "1"], ["pattern", "get", "1", "t", "k"], ["pattern", "export"], ["context", "get", "1", "k"],
-      ["insight", "list", "1"], ["db", "check"],
+      ["insight", "list", "1"], ["db", "check"], ["user", "export", "1", "-o", scratch.path + "/export"],
     ] {
       let r = try Processes.rexstore(argv, in: scratch)
       #expect(r.status == 78, "\(argv): \(r.stdout) \(r.stderr)")

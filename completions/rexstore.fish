@@ -120,7 +120,7 @@ complete -c rexstore -n "__fish_seen_subcommand_from user; and __fish_seen_subco
 complete -c rexstore -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from erase" -l object-user -x -d 'the user\'s segment in audio/ and voice_profiles/ and its dossier name, if not USER'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a status -d 'Show the database file, schema version and table sizes'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a upgrade -d 'Create the database or apply pending schema changes'
-complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a check -d 'Verify the database\'s integrity (exit 65 if damaged)'
+complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a check -d 'Verify the database\'s integrity and the app\'s tables'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from check" -l quick -d 'run the faster quick_check'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup vacuum" -a backup -d 'Copy the database consistently while others write'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from backup" -l force -d 'replace DEST if it exists'

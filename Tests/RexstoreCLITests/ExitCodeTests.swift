@@ -44,7 +44,13 @@ import Testing
     Case(argv: ["pattern", "set", "1", "t", "k", "v", "--confidence", "-0.1"], status: 65, code: "invalid_input"),
     Case(argv: ["pattern", "set", "1", "", "k", "v"], status: 65, code: "invalid_input"),
     Case(argv: ["insight", "add", "1", "t", "{not json"], status: 65, code: "invalid_input"),
-    Case(argv: ["insight", "add", "1", "t", "[1,2]"], status: 65, code: "invalid_input"),
+    // Issue 8.4: lone surrogates are refused wherever user JSON is parsed, never stored as U+FFFD.
+    Case(argv: ["insight", "add", "1", "t", #"{"a":"\ud800"}"#], status: 65, code: "invalid_input"),
+    Case(argv: ["insight", "add", "1", "t", #""\udc00""#], status: 65, code: "invalid_input"),
+    Case(argv: ["pattern", "set", "1", "t", "k", #""\ud800""#], status: 65, code: "invalid_input"),
+    Case(argv: ["pattern", "set", "1", "t", "k", #"{"a":["x\udfff"]}"#], status: 65, code: "invalid_input"),
+    Case(argv: ["context", "add", "1", "k", #""\ud83d""#], status: 65, code: "invalid_input"),
+    Case(argv: ["profile", "store", "1", "p", "missing.wav", "--meta-json", #"{"a":"\ud800"}"#], status: 65, code: "invalid_input"),
     Case(argv: ["insight", "add", "1", "t", "{}", "--importance", "2"], status: 65, code: "invalid_input"),
     Case(argv: ["pattern", "import", "/nonexistent/file.ndjson"], status: 66, code: "no_input"),
   ]

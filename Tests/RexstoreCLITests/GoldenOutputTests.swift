@@ -69,8 +69,8 @@ import Testing
       (["db", "status"],
        #"{"binary_schema_version":1,"exists":false,"journal_mode":null,"path":"\#(db)","schema_version":null,"size_bytes":null,"tables":{},"upgrade_needed":true}"#),
       (["db", "upgrade"],
-       #"{"applied":[{"summary":"app tables; rexstore_meta; voice_profiles","version":1}],"dossiers":"\#(h.root)/data/dossiers","from_version":0,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
-      (["db", "upgrade"], #"{"applied":[],"dossiers":"\#(h.root)/data/dossiers","from_version":1,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
+       #"{"applied":[{"summary":"app tables; rexstore_meta; voice_profiles","version":1}],"created_tables":["user_patterns","conversation_context","user_insights"],"dossiers":"\#(h.root)/data/dossiers","from_version":0,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
+      (["db", "upgrade"], #"{"applied":[],"created_tables":[],"dossiers":"\#(h.root)/data/dossiers","from_version":1,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
       (["db", "check"], #"{"check":"integrity_check","ok":true,"path":"\#(db)"}"#),
       (["db", "check", "--quick"], #"{"check":"quick_check","ok":true,"path":"\#(db)"}"#),
     ]

@@ -129,15 +129,16 @@ import Testing
     let bad = h.root + "/bad.ndjson"
     try """
       {"user_id":3,"type":"t","key":"a","value":1}
-      {"user_id":3,"type":"t","key":"b","value":2,"confidence":1.5}
+      {"user_id":3,"type":"t","key":"b","value":2,"confidence":"high"}
       """.write(toFile: bad, atomically: true, encoding: .utf8)
     let r = h.run("pattern", "import", bad)
     #expect(r.status == 65)
-    #expect(r.stderr.contains("line 2: confidence must be between 0 and 1"))
+    #expect(r.stderr.contains("line 2: 'confidence' must be a number"))
     #expect(h.run("pattern", "list", "3").json?["count"] == .number("0"))
 
     for (line, message) in [
-      (#"{"user_id":"3","type":"t","key":"a","value":1}"#, "line 1: 'user_id' must be an integer"),
+      (#"{"user_id":true,"type":"t","key":"a","value":1}"#, "line 1: 'user_id' must be an integer"),
+      (#"{"user_id":3,"type":"t","key":"a","value":"\ud800"}"#, "line 1: invalid JSON: lone surrogate"),
       (#"{"user_id":3,"type":"t","key":"a"}"#, "line 1: 'value' is missing"),
       (#"{"user_id":3,"type":"t","key":"a","value":1,"colour":1}"#, "line 1: unknown key 'colour'"),
       (#"[1]"#, "line 1: expected a JSON object"), (#"{"user_id":3,"#, "line 1: invalid JSON"),

@@ -50,4 +50,43 @@ import Testing
   @Test func controlCharactersAreEscaped() {
     #expect(JSONValue.string("\u{01}\t").serialized() == #""\u0001\t""#)
   }
+
+  /// Issue 8.4: a lone surrogate used to become U+FFFD silently; it is refused, and flagged so callers
+  /// can tell "JSON with a lone surrogate" from "not JSON".
+  @Test(arguments: [#""\ud800""#, #""\uDC00""#, #"{"a":"x\ud83dy"}"#, #"["\ud83d\u0041"]"#, #""\udc00\ud800""#])
+  func refusesLoneSurrogates(text: String) {
+    do {
+      _ = try JSONParser.parse(text)
+      Issue.record("parsed \(text)")
+    } catch {
+      #expect(error.loneSurrogate)
+      #expect(error.message.contains("lone surrogate"))
+    }
+    // Python's json.loads takes them, so a string holding this text must not be stored raw.
+    #expect(JSONParser.pythonWouldDecode(text))
+  }
+
+  /// Issue 8.4: bytes that are not UTF-8 inside a JSON string used to become U+FFFD.
+  @Test(arguments: [[0xFF], [0xC3], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] as [[UInt8]])
+  func refusesInvalidUTF8InStrings(bad: [UInt8]) {
+    for escaped in [false, true] {
+      let bytes: [UInt8] = Array("[\"a".utf8) + (escaped ? Array("\\n".utf8) : []) + bad + Array("b\"]".utf8)
+      let failure = bytes.withUnsafeBufferPointer { buffer in
+        Result { () throws(JSONParser.Failure) -> JSONValue in try JSONParser.parse(buffer) }
+      }
+      guard case .failure(let error) = failure else {
+        Issue.record("accepted \(bad)")
+        continue
+      }
+      #expect(error.message.contains("invalid UTF-8"))
+    }
+    #expect(bad.withUnsafeBufferPointer { UTF8Check.firstInvalidOffset($0) } == 0)
+  }
+
+  @Test func validUTF8OfEveryLengthIsAccepted() throws {
+    let text = "a\u{E9}\u{20AC}\u{1F600}\u{10FFFF}\u{D7FF}\u{E000}"
+    #expect(try JSONParser.parse("\"" + text + "\"") == .string(text))
+    var copy = text
+    #expect(copy.withUTF8 { UTF8Check.isValid($0) })
+  }
 }

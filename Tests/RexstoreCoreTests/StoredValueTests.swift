@@ -15,11 +15,20 @@ import Testing
     #expect(StoredValue.decode(stored) == value)
   }
 
-  @Test func argumentIsJSONWhenItParsesElseAString() {
-    #expect(StoredValue.fromArgument("42", forceString: false) == .number("42"))
-    #expect(StoredValue.fromArgument("42", forceString: true) == .string("42"))
-    #expect(StoredValue.fromArgument("aggressive", forceString: false) == .string("aggressive"))
-    #expect(StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
+  @Test func argumentIsJSONWhenItParsesElseAString() throws {
+    #expect(try StoredValue.fromArgument("42", forceString: false) == .number("42"))
+    #expect(try StoredValue.fromArgument("42", forceString: true) == .string("42"))
+    #expect(try StoredValue.fromArgument("aggressive", forceString: false) == .string("aggressive"))
+    #expect(try StoredValue.fromArgument(#""quoted""#, forceString: false) == .string("quoted"))
+  }
+
+  /// Issue 8.4: JSON with a lone surrogate is refused, not stored with U+FFFD; text that is not JSON
+  /// anyway (here unterminated) stays a plain string.
+  @Test func aLoneSurrogateInJSONIsRefusedButBrokenJSONIsText() throws {
+    #expect(throws: RexstoreError.self) { try StoredValue.fromArgument(#""\ud800""#, forceString: false) }
+    #expect(throws: RexstoreError.self) { try StoredValue.fromArgument(#"{"a":["\udc00"]}"#, forceString: false) }
+    #expect(try StoredValue.fromArgument(#""\ud800"#, forceString: false) == .string(#""\ud800"#))
+    #expect(try StoredValue.fromArgument(#""\ud800""#, forceString: true) == .string(#""\ud800""#))
   }
 
   @Test func rawTextThatIsNotJSONReadsAsAString() {

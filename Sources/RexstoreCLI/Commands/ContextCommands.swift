@@ -31,7 +31,7 @@ enum ContextCommands {
     if let expiresAt, expiresAt > Timestamp.latestStorable {
       throw RexstoreError.usage("expiry is after 9999-12-31", hint: "stored times have four-digit years")
     }
-    let value = StoredValue.fromArgument(inv.argument(2), forceString: inv.flag("string"))
+    let value = try StoredValue.fromArgument(inv.argument(2), forceString: inv.flag("string"))
     let item = try rt.store().addContext(
       userID: userID, key: inv.argument(1), value: value, sessionID: try inv.label("session"), expiresAt: expiresAt)
     return .json(item.json)

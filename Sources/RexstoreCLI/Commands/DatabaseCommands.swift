@@ -13,7 +13,9 @@ enum DatabaseCommands {
   static let upgrade = CommandSpec(
     "db", "upgrade", summary: "Create the database or apply pending schema changes",
     discussion: """
-      Write commands do this on their own; run it to prepare a database ahead of time. It also creates
+      Write commands do this on their own; run it to prepare a database ahead of time. The app's tables
+      are recreated if they are missing (its migration's downgrade drops them; listed under
+      created_tables); a table of that name with other columns is refused (exit 78). It also creates
       the dossier directory and moves voice-profile records rexstore 0.1 kept in its own SQLite table
       into the users' dossiers (a row whose profile the dossier already holds differently is kept and
       listed under profile_conflicts).
@@ -31,7 +33,11 @@ enum DatabaseCommands {
   }
 
   static let check = CommandSpec(
-    "db", "check", summary: "Verify the database's integrity (exit 65 if damaged)",
+    "db", "check", summary: "Verify the database's integrity and the app's tables",
+    discussion: """
+      Exit 65 when SQLite's integrity_check (or quick_check) finds damage; 78 when one of the app's
+      tables is missing or has other columns than the app's (the message names table and columns).
+      """,
     options: [OptionSpec("quick", help: "run the faster quick_check")]
   ) { inv, rt throws(RexstoreError) in
     .json(try rt.store().check(quick: inv.flag("quick")))

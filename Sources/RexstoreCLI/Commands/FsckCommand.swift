@@ -4,7 +4,7 @@ import RexstoreCore
 /// dossiers; `--repair` removes what is safe to remove.
 enum FsckCommand {
   static let spec = CommandSpec(
-    "fsck", summary: "Find (and with --repair remove) what interrupted writers left",
+    "fsck", summary: "Find (--repair: remove) what interrupted writers left",
     discussion: """
       Reports temporary files and directories of dead writers in the object root, profile staging
       directories, backup temporaries beside the database, dossier lock files with no dossier that

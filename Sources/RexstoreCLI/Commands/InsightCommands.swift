@@ -11,7 +11,7 @@ enum InsightCommands {
     "insight", "add", summary: "Record an insight",
     arguments: [
       user, ArgumentSpec("TYPE", help: "insight type, e.g. tilt_risk"),
-      ArgumentSpec("JSON", help: "the insight data: a JSON object"),
+      ArgumentSpec("JSON", help: "the insight data: any JSON value, usually an object"),
     ],
     options: [OptionSpec("importance", value: "X", help: "importance in [0, 1] (default 0.5)")],
     examples: ["rexstore insight add 42 tilt_risk '{\"level\":\"high\"}' --importance 0.9"]

@@ -24,7 +24,7 @@ enum PatternCommands {
   ) { inv, rt throws(RexstoreError) in
     let userID = try inv.userID(at: 0)
     let confidence = try inv.number("confidence", default: 1.0)
-    let value = StoredValue.fromArgument(inv.argument(3), forceString: inv.flag("string"))
+    let value = try StoredValue.fromArgument(inv.argument(3), forceString: inv.flag("string"))
     let pattern = try rt.store().setPattern(
       userID: userID, type: inv.argument(1), key: inv.argument(2), value: value, confidence: confidence)
     return .json(pattern.json)
@@ -81,9 +81,11 @@ enum PatternCommands {
   static let importNDJSON = CommandSpec(
     "pattern", "import", summary: "Import patterns from NDJSON in one transaction",
     discussion: """
-      Each line is an object with user_id, type, key, value and optionally confidence, created_at and
-      updated_at (the lines 'pattern export' writes). All lines are imported or none: the first bad
-      line is named in the error. Existing patterns are updated, keeping their created_at.
+      Each line is an object with user_id, type, key, value and optionally confidence, created_at,
+      updated_at and stored (the lines 'pattern export' writes). All lines are imported or none: the
+      first bad line (not valid UTF-8, invalid JSON, a lone surrogate) is named in the error. Existing
+      patterns are updated, keeping their created_at. Values are kept as given, as the app would store
+      them: confidence is not range-checked, and a text user_id stays text.
       """,
     arguments: [ArgumentSpec("FILE", help: "NDJSON file, or - for standard input (the default)", optional: true, completion: .file)],
     examples: ["rexstore pattern export | rexstore --db copy.sqlite3 pattern import -"]
@@ -101,7 +103,10 @@ enum PatternCommands {
 
   static let export = CommandSpec(
     "pattern", "export", summary: "Write patterns as NDJSON, one per line",
-    discussion: "Timestamps keep microseconds so that export | import round-trips without loss.",
+    discussion: """
+      Timestamps keep microseconds, and a "stored" object carries a column's exact text where it
+      differs from what import would write, so that export | import reproduces every row.
+      """,
     options: [
       OptionSpec("user", value: "USER", help: "only this user's patterns"),
       OptionSpec("type", value: "T", help: "only patterns of this type"),

@@ -17,7 +17,7 @@ extension Store {
     if let sessionID { _ = try Validate.label(sessionID, name: "session") }
     let now = Timestamp.now().storedForm
     let expires = expiresAt?.storedForm
-    let id = try writing { db throws(DatabaseError) -> Int64 in
+    let id = try writing(table: "conversation_context") { db throws(DatabaseError) -> Int64 in
       let stmt = try db.cached(
         "INSERT INTO conversation_context (user_id, context_key, context_value, session_id, created_at, expires_at) "
           + "VALUES (?, ?, ?, ?, ?, ?) RETURNING id")
@@ -46,7 +46,7 @@ extension Store {
     sql += " AND (expires_at IS NULL OR expires_at >= ?) ORDER BY created_at DESC, id DESC"
     if limit != nil { sql += " LIMIT ?" }
     let now = Timestamp.now().storedForm
-    return try reading(emptyResult: []) { db throws(DatabaseError) -> [ContextItem] in
+    return try reading(table: "conversation_context") { db throws(DatabaseError) -> [ContextItem] in
       let stmt = try db.prepare(sql)
       stmt.bind(.integer(userID), .text(key))
       if case .session(let id) = session { stmt.bind(.text(id)) }
@@ -71,7 +71,7 @@ extension Store {
     case .session: sql += " AND session_id = ?"
     case .none: sql += " AND session_id IS NULL"
     }
-    return try writing(create: false) { db throws(DatabaseError) -> Int in
+    return try writing(create: false, table: "conversation_context") { db throws(DatabaseError) -> Int in
       let stmt = try db.prepare(sql)
       stmt.bind(.integer(userID))
       if case .session(let id) = session { stmt.bind(.text(id)) }
@@ -82,7 +82,7 @@ extension Store {
 
   /// Deletes every expired row of every user, the app's purge without its side effect on reads.
   public func pruneContext(now: Timestamp = .now()) throws(RexstoreError) -> Int {
-    try writing(create: false) { db throws(DatabaseError) -> Int in
+    try writing(create: false, table: "conversation_context") { db throws(DatabaseError) -> Int in
       try db.prepare("DELETE FROM conversation_context WHERE expires_at IS NOT NULL AND expires_at < ?")
         .bind(.text(now.storedForm)).run()
       return db.changes

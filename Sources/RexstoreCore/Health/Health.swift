@@ -42,10 +42,14 @@ public enum Health {
         return check(.critical, "schema version \(version) is newer than this rexstore (\(Schema.currentVersion))")
       }
       if deep { _ = try store.check(quick: true) }
+      if let schema = try store.schemaProblem() {
+        return check(.critical, schema.message + (schema.hint.map { " (\($0))" } ?? ""))
+      }
       if version < Schema.currentVersion {
         return check(.warning, "schema version \(version), \(Schema.currentVersion) available: run 'rexstore db upgrade'")
       }
-      return check(.ok, "schema version \(version)" + (deep ? ", quick_check ok" : ""))
+      let snapshot = store.isImmutableSnapshot ? "; on a read-only file system: reads only, writes fail" : ""
+      return check(.ok, "schema version \(version)" + (deep ? ", quick_check ok" : "") + snapshot)
     } catch {
       return check(.critical, error.message)
     }

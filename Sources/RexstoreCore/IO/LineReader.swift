@@ -98,4 +98,17 @@ public struct LineReader {
       }
     }
   }
+
+  /// `forEachLine` for text: a line that is not valid UTF-8 is refused (`invalid_input`, naming the line
+  /// and the byte offset) before `body` sees it, never decoded with U+FFFD replacements.
+  public func forEachTextLine(
+    _ body: (UnsafeBufferPointer<UInt8>, Int) throws(RexstoreError) -> Void
+  ) throws(RexstoreError) {
+    try forEachLine { line, number throws(RexstoreError) in
+      if let bad = UTF8Check.firstInvalidOffset(line) {
+        throw RexstoreError.invalidInput("line \(number): not valid UTF-8 (byte \(bad + 1) of the line)")
+      }
+      try body(line, number)
+    }
+  }
 }

@@ -1,13 +1,12 @@
-/// Insights: JSON objects per user and type, with an importance in [0, 1]; never expire.
+/// Insights: any JSON value per user and type (the app stores `json.dumps` of whatever it is given), with an importance in [0, 1]; never expire.
 extension Store {
   public func addInsight(
     userID: Int64, type: String, data: JSONValue, importance: Double
   ) throws(RexstoreError) -> Insight {
     let type = try Validate.label(type, name: "type")
     let importance = try Validate.unitInterval(importance, name: "importance")
-    guard data.isObject else { throw RexstoreError.invalidInput("insight data must be a JSON object") }
     let now = Timestamp.now().storedForm
-    let id = try writing { db throws(DatabaseError) -> Int64 in
+    let id = try writing(table: "user_insights") { db throws(DatabaseError) -> Int64 in
       let stmt = try db.cached(
         "INSERT INTO user_insights (user_id, insight_type, insight_data, importance, created_at) "
           + "VALUES (?, ?, ?, ?, ?) RETURNING id")
@@ -27,7 +26,7 @@ extension Store {
       "SELECT id, insight_type, insight_data, importance, created_at FROM user_insights WHERE user_id = ?"
       + (type == nil ? "" : " AND insight_type = ?")
       + " AND importance >= ? ORDER BY created_at DESC, id DESC LIMIT ?"
-    return try reading(emptyResult: []) { db throws(DatabaseError) -> [Insight] in
+    return try reading(table: "user_insights") { db throws(DatabaseError) -> [Insight] in
       let stmt = try db.prepare(sql)
       stmt.bind(.integer(userID))
       if let type { stmt.bind(.text(type)) }
@@ -45,7 +44,7 @@ extension Store {
 
   /// Deletes a user's insights, all or one type's; returns how many.
   public func clearInsights(userID: Int64, type: String?) throws(RexstoreError) -> Int {
-    try writing(create: false) { db throws(DatabaseError) -> Int in
+    try writing(create: false, table: "user_insights") { db throws(DatabaseError) -> Int in
       let stmt = try db.prepare(
         "DELETE FROM user_insights WHERE user_id = ?" + (type == nil ? "" : " AND insight_type = ?"))
       stmt.bind(.integer(userID))

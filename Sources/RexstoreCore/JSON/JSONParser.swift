@@ -7,23 +7,33 @@ public struct JSONParser {
   public struct Failure: Error, Sendable, Equatable {
     public var message: String
     public var offset: Int
+    /// The text is JSON except for a `\uD800`-style escape with no partner: Python would take it,
+    /// a Swift string cannot hold it, and rexstore refuses it rather than store U+FFFD.
+    public var loneSurrogate = false
   }
 
   /// Deep enough for any real document, shallow enough that recursion cannot exhaust the stack.
   public static let maxDepth = 2_000
 
-  public static func parse(_ text: String, allowNonFinite: Bool = false) throws(Failure) -> JSONValue {
+  public static func parse(
+    _ text: String, allowNonFinite: Bool = false, allowLoneSurrogates: Bool = false
+  ) throws(Failure) -> JSONValue {
     var copy = text
     let result = copy.withUTF8 { bytes in
-      Result { () throws(Failure) -> JSONValue in try parse(bytes, allowNonFinite: allowNonFinite) }
+      Result { () throws(Failure) -> JSONValue in
+        try parse(bytes, allowNonFinite: allowNonFinite, allowLoneSurrogates: allowLoneSurrogates)
+      }
     }
     return try result.get()
   }
 
+  /// Parses UTF-8 bytes. Bytes that are not valid UTF-8 inside a string are refused (never replaced by
+  /// U+FFFD), and so is a lone surrogate escape unless `allowLoneSurrogates` (only for
+  /// `pythonWouldDecode`, which answers yes or no and keeps no value).
   public static func parse(
-    _ bytes: UnsafeBufferPointer<UInt8>, allowNonFinite: Bool = false
+    _ bytes: UnsafeBufferPointer<UInt8>, allowNonFinite: Bool = false, allowLoneSurrogates: Bool = false
   ) throws(Failure) -> JSONValue {
-    var parser = JSONParser(bytes: bytes, allowNonFinite: allowNonFinite)
+    var parser = JSONParser(bytes: bytes, allowNonFinite: allowNonFinite, allowLoneSurrogates: allowLoneSurrogates)
     parser.skipWhitespace()
     let value = try parser.parseValue(depth: 0)
     parser.skipWhitespace()
@@ -34,16 +44,18 @@ public struct JSONParser {
   /// True when Python's `json.loads` would decode `text` instead of raising, so a string stored raw
   /// would come back to the app as something else.
   public static func pythonWouldDecode(_ text: String) -> Bool {
-    (try? parse(text, allowNonFinite: true)) != nil
+    (try? parse(text, allowNonFinite: true, allowLoneSurrogates: true)) != nil
   }
 
   private let bytes: UnsafeBufferPointer<UInt8>
   private let allowNonFinite: Bool
+  private let allowLoneSurrogates: Bool
   private var index = 0
 
-  private init(bytes: UnsafeBufferPointer<UInt8>, allowNonFinite: Bool) {
+  private init(bytes: UnsafeBufferPointer<UInt8>, allowNonFinite: Bool, allowLoneSurrogates: Bool) {
     self.bytes = bytes
     self.allowNonFinite = allowNonFinite
+    self.allowLoneSurrogates = allowLoneSurrogates
   }
 
   private func failure(_ message: String) -> Failure {
@@ -181,9 +193,13 @@ public struct JSONParser {
     while index < bytes.count {
       let byte = bytes[index]
       if byte == UInt8(ascii: "\"") {
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
+        if let bad = UTF8Check.firstInvalidOffset(raw) {
+          index = start + bad
+          throw failure("invalid UTF-8 in string")
+        }
         index += 1
-        return text
+        return String(decoding: raw, as: UTF8.self)
       }
       if byte == UInt8(ascii: "\\") { break }
       if byte < 0x20 { throw failure("control character in string") }
@@ -194,6 +210,8 @@ public struct JSONParser {
       let byte = bytes[index]
       switch byte {
       case UInt8(ascii: "\""):
+        let bad = scalars.withUnsafeBufferPointer { UTF8Check.firstInvalidOffset($0) }
+        if bad != nil { throw failure("invalid UTF-8 in string") }
         index += 1
         return String(decoding: scalars, as: UTF8.self)
       case UInt8(ascii: "\\"):
@@ -224,8 +242,15 @@ public struct JSONParser {
               index = save
             }
           }
-          // Lone surrogates cannot live in a Swift String; Python keeps them, we substitute U+FFFD.
-          let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
+          // Lone surrogates cannot live in a Swift String. Python keeps them; rexstore refuses them
+          // (U+FFFD would be a silent change), except when only asked whether Python would decode.
+          guard let scalar = Unicode.Scalar(code) ?? (allowLoneSurrogates ? "\u{FFFD}" : nil) else {
+            index -= 6
+            var failure = failure(
+              "lone surrogate \\u" + String(code, radix: 16, uppercase: true) + " in string (not valid Unicode)")
+            failure.loneSurrogate = true
+            throw failure
+          }
           scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
         default:
           throw failure("invalid escape")

@@ -13,11 +13,12 @@ extension Store {
     }
     let db = try reader()
     let version = try schemaVersion(db)
-    return try db.read { () throws(RexstoreError) -> JSONValue in
+    let report = try db.read { () throws(RexstoreError) -> JSONValue in
       do throws(DatabaseError) {
         let mode = try db.prepare("PRAGMA journal_mode")
         _ = try mode.step()
-        let journalMode = mode.text(0)
+        // An immutable connection reports "delete"; the file header says what the file is.
+        let journalMode = isImmutableSnapshot && headerSaysWAL ? "wal" : mode.text(0)
         var tables: [JSONValue.Member] = []
         let exists = try db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
         for table in Schema.tables {
@@ -42,18 +43,51 @@ extension Store {
         throw error.rexstoreError(path: path)
       }
     }
+    try confirmSnapshot()
+    return report
   }
 
-  /// Creates the file if needed and applies pending migrations.
+  /// Bytes 18 and 19 of the SQLite header are 2 for a WAL database.
+  /// Related SQLite documentation: <https://www.sqlite.org/fileformat2.html#the_database_header>
+  private var headerSaysWAL: Bool {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var header = [UInt8](repeating: 0, count: 20)
+    let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 20, 0) }
+    return n == 20 && header[18] == 2 && header[19] == 2
+  }
+
+  /// Creates the file if needed and applies pending migrations; recreates the app's tables when they
+  /// are missing (its migration's `downgrade` drops them). A foreign table is `schema_mismatch`.
   public func upgradeSchema() throws(RexstoreError) -> JSONValue {
     var from = 0
-    if exists { from = try schemaVersion(try reader()) }
+    var missing = TableShape.app.map(\.name)
+    if exists {
+      let db = try reader()
+      from = try schemaVersion(db)
+      missing = try appTableProblems(db).filter { $0.problem == TableShape.missing }.map(\.table)
+    }
     _ = try writer()
     let applied = Schema.migrations.filter { $0.version > from }
     return .record([
       "path": .string(path), "from_version": .int(from), "to_version": .int(Schema.currentVersion),
       "applied": .array(applied.map { .record(["version": .int($0.version), "summary": .string($0.summary)]) }),
+      "created_tables": .array(missing.map(JSONValue.string)),
     ])
+  }
+
+  /// The app's tables that are missing or foreign, as one `schema_mismatch` error naming each; nil
+  /// when all three are there with the app's columns.
+  public func schemaProblem() throws(RexstoreError) -> RexstoreError? {
+    let problems = try appTableProblems(try reader())
+    guard let first = problems.first else { return nil }
+    if problems.count == 1 { return tableError(first.table, first.problem) }
+    let all = problems.map { "\($0.table): \($0.problem)" }.joined(separator: "; ")
+    let anyMissing = problems.contains { $0.problem == TableShape.missing }
+    return RexstoreError(
+      .schemaMismatch, "the app's tables in '\(path)' are not usable: \(all)",
+      hint: anyMissing ? "'rexstore db upgrade' creates missing tables; check --db" : "check --db")
   }
 
   /// `PRAGMA integrity_check` (or the faster `quick_check`); problems are reported as `db_corrupt`.
@@ -69,6 +103,7 @@ extension Store {
       let shown = problems.prefix(5).joined(separator: "; ")
       throw RexstoreError(.dbCorrupt, "\(pragma) found \(problems.count) problem(s) in '\(path)': \(shown)")
     }
+    if let schema = try schemaProblem() { throw schema }
     return .record(["path": .string(path), "ok": .bool(true), "check": .string(pragma)])
   }
 

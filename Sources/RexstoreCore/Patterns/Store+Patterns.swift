@@ -21,7 +21,7 @@ extension Store {
     let key = try Validate.label(key, name: "key")
     let confidence = try Validate.unitInterval(confidence, name: "confidence")
     let now = Timestamp.now().storedForm
-    return try writing { db throws(DatabaseError) -> Pattern in
+    return try writing(table: "user_patterns") { db throws(DatabaseError) -> Pattern in
       let stmt = try db.cached(Store.upsertPatternReturningSQL)
       stmt.bind(
         .integer(userID), .text(type), .text(key), .text(StoredValue.encode(value)), .real(confidence),
@@ -36,7 +36,7 @@ extension Store {
   }
 
   public func pattern(userID: Int64, type: String, key: String) throws(RexstoreError) -> Pattern? {
-    try reading(emptyResult: nil) { db throws(DatabaseError) -> Pattern? in
+    try reading(table: "user_patterns") { db throws(DatabaseError) -> Pattern? in
         let stmt = try db.cached(
           "SELECT pattern_value, confidence, created_at, updated_at FROM user_patterns "
             + "WHERE user_id = ? AND pattern_type = ? AND pattern_key = ?")
@@ -45,14 +45,14 @@ extension Store {
         guard try stmt.step() else { return nil }
         return Pattern(
           userID: userID, type: type, key: key, value: StoredValue.decode(stmt.text(0)),
-          confidence: stmt.isNull(1) ? 1.0 : stmt.double(1), createdAt: stmt.optionalText(2),
+          confidence: stmt.isNull(1) ? nil : stmt.double(1), createdAt: stmt.optionalText(2),
           updatedAt: stmt.optionalText(3))
     }
   }
 
   /// A user's patterns, most recently updated first (the app's order), ties broken by id.
   public func patterns(userID: Int64, type: String?) throws(RexstoreError) -> [Pattern] {
-    try reading(emptyResult: []) { db throws(DatabaseError) -> [Pattern] in
+    try reading(table: "user_patterns") { db throws(DatabaseError) -> [Pattern] in
         let stmt = try db.prepare(
           "SELECT pattern_type, pattern_key, pattern_value, confidence, created_at, updated_at "
             + "FROM user_patterns WHERE user_id = ?" + (type == nil ? "" : " AND pattern_type = ?")
@@ -70,13 +70,13 @@ extension Store {
   static func pattern(userID: Int64, row stmt: Statement) -> Pattern {
     Pattern(
       userID: userID, type: stmt.text(0), key: stmt.text(1), value: StoredValue.decode(stmt.text(2)),
-      confidence: stmt.isNull(3) ? 1.0 : stmt.double(3), createdAt: stmt.optionalText(4),
+      confidence: stmt.isNull(3) ? nil : stmt.double(3), createdAt: stmt.optionalText(4),
       updatedAt: stmt.optionalText(5))
   }
 
   /// Deletes one pattern; returns whether it existed.
   public func removePattern(userID: Int64, type: String, key: String) throws(RexstoreError) -> Bool {
-    try writing(create: false) { db throws(DatabaseError) -> Bool in
+    try writing(create: false, table: "user_patterns") { db throws(DatabaseError) -> Bool in
       try db.cached("DELETE FROM user_patterns WHERE user_id = ? AND pattern_type = ? AND pattern_key = ?")
         .bind(.integer(userID), .text(type), .text(key)).run()
       return db.changes > 0
@@ -85,7 +85,7 @@ extension Store {
 
   /// Deletes all of a user's patterns; returns how many.
   public func clearPatterns(userID: Int64) throws(RexstoreError) -> Int {
-    try writing(create: false) { db throws(DatabaseError) -> Int in
+    try writing(create: false, table: "user_patterns") { db throws(DatabaseError) -> Int in
       try db.cached("DELETE FROM user_patterns WHERE user_id = ?").bind(.integer(userID)).run()
       return db.changes
     }

@@ -4,12 +4,13 @@ public struct Pattern: Sendable, Equatable {
   public var type: String
   public var key: String
   public var value: JSONValue
-  public var confidence: Double
+  /// nil for a NULL column (SQLite stores the app's `float('nan')` as NULL); the app reads it as None.
+  public var confidence: Double?
   public var createdAt: String?
   public var updatedAt: String?
 
   public init(
-    userID: Int64, type: String, key: String, value: JSONValue, confidence: Double,
+    userID: Int64, type: String, key: String, value: JSONValue, confidence: Double?,
     createdAt: String? = nil, updatedAt: String? = nil
   ) {
     self.userID = userID
@@ -24,8 +25,8 @@ public struct Pattern: Sendable, Equatable {
   public var json: JSONValue {
     .record([
       "user_id": .int(userID), "type": .string(type), "key": .string(key), "value": value,
-      "confidence": .double(confidence), "created_at": Timestamp.outputForm(ofStored: createdAt),
-      "updated_at": Timestamp.outputForm(ofStored: updatedAt),
+      "confidence": confidence.map(JSONValue.double) ?? .null,
+      "created_at": Timestamp.outputForm(ofStored: createdAt), "updated_at": Timestamp.outputForm(ofStored: updatedAt),
     ])
   }
 }

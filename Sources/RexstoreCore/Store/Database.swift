@@ -48,6 +48,10 @@ public final class Database {
   public enum Mode: Sendable {
     case readOnly
     case readWrite
+    /// Read-only with SQLite's `immutable=1` URI parameter: no locks, no `-shm`. Only for a file that
+    /// cannot change while it is open (a database on a read-only mount with no `-wal` beside it).
+    /// Related SQLite documentation: <https://www.sqlite.org/uri.html#uriimmutable>
+    case immutable
   }
 
   public let busyTimeoutMilliseconds: Int32
@@ -57,8 +61,15 @@ public final class Database {
     self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     var db: OpaquePointer?
     var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-    flags |= mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
-    let rc = sqlite3_open_v2(path, &db, flags, nil)
+    var name = path
+    switch mode {
+    case .readOnly: flags |= SQLITE_OPEN_READONLY
+    case .readWrite: flags |= SQLITE_OPEN_READWRITE
+    case .immutable:
+      flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+      name = "file:" + Database.uriEscaped(path) + "?immutable=1"
+    }
+    let rc = sqlite3_open_v2(name, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
       let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
       if let db { sqlite3_close_v2(db) }
@@ -66,6 +77,22 @@ public final class Database {
     }
     handle = db
     sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+  }
+
+  /// A path as the path part of a `file:` URI: `%`, `?` and `#` (and bytes outside printable ASCII)
+  /// percent-encoded, everything else as is.
+  static func uriEscaped(_ path: String) -> String {
+    var out = ""
+    for byte in path.utf8 {
+      switch byte {
+      case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x21, 0x7F...0xFF:
+        let hex = Array("0123456789ABCDEF".utf8)
+        out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]], as: UTF8.self)
+      default:
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      }
+    }
+    return out
   }
 
   deinit {

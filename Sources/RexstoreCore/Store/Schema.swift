@@ -78,3 +78,95 @@ public enum Schema {
     "user_patterns", "conversation_context", "user_insights", "voice_profiles", "rexstore_meta",
   ]
 }
+
+/// What a shared table must look like for rexstore to read and write it: the app's DDL
+/// (python-original-behaviour.md §2), checked with `PRAGMA table_info` before first use.
+///
+/// Every column the app declares must be there with its declared type; the upsert also needs the
+/// `UNIQUE(user_id, pattern_type, pattern_key)` index. Extra columns are tolerated when they cannot
+/// break an insert (nullable or with a default), so a later app version that adds a column keeps
+/// working. Anything else is a foreign schema: `schema_mismatch` (78), naming the table and columns.
+public struct TableShape: Sendable {
+  public var name: String
+  /// (column, declared type) in the app's order.
+  public var columns: [(String, String)]
+  /// Columns of a UNIQUE index the table must have, if any.
+  public var unique: [String]?
+
+  public static let app: [TableShape] = [
+    TableShape(
+      name: "user_patterns",
+      columns: [
+        ("id", "INTEGER"), ("user_id", "INTEGER"), ("pattern_type", "TEXT"), ("pattern_key", "TEXT"),
+        ("pattern_value", "TEXT"), ("confidence", "REAL"), ("created_at", "TIMESTAMP"), ("updated_at", "TIMESTAMP"),
+      ],
+      unique: ["user_id", "pattern_type", "pattern_key"]),
+    TableShape(
+      name: "conversation_context",
+      columns: [
+        ("id", "INTEGER"), ("user_id", "INTEGER"), ("context_key", "TEXT"), ("context_value", "TEXT"),
+        ("session_id", "TEXT"), ("created_at", "TIMESTAMP"), ("expires_at", "TIMESTAMP"),
+      ],
+      unique: nil),
+    TableShape(
+      name: "user_insights",
+      columns: [
+        ("id", "INTEGER"), ("user_id", "INTEGER"), ("insight_type", "TEXT"), ("insight_data", "TEXT"),
+        ("importance", "REAL"), ("created_at", "TIMESTAMP"),
+      ],
+      unique: nil),
+  ]
+
+  public static func named(_ name: String) -> TableShape? { app.first { $0.name == name } }
+
+  /// The problem text of a table that does not exist.
+  public static let missing = "missing table"
+
+  /// nil when the table is usable; otherwise what is wrong, for a person ("missing table", "missing
+  /// column(s) pattern_key; column user_id is TEXT, expected INTEGER").
+  func problem(in db: Database) throws(DatabaseError) -> String? {
+    let info = try db.prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)")
+    info.bind(.text(name))
+    var found: [String: (type: String, required: Bool)] = [:]
+    var order: [String] = []
+    while try info.step() {
+      let column = info.text(0)
+      let required = info.int(2) != 0 && info.isNull(3) && info.int(4) == 0
+      found[column.lowercased()] = (info.text(1), required)
+      order.append(column)
+    }
+    if found.isEmpty { return TableShape.missing }
+    var problems: [String] = []
+    let missing = columns.filter { found[$0.0] == nil }.map(\.0)
+    if !missing.isEmpty { problems.append("missing column(s) " + missing.joined(separator: ", ")) }
+    for (column, type) in columns {
+      if let actual = found[column], actual.type.uppercased() != type {
+        problems.append("column \(column) is \(actual.type.isEmpty ? "untyped" : actual.type), expected \(type)")
+      }
+    }
+    let known = Set(columns.map(\.0))
+    let blocking = order.filter { !known.contains($0.lowercased()) && found[$0.lowercased()]!.required }
+    if !blocking.isEmpty {
+      problems.append("extra NOT NULL column(s) without a default: " + blocking.joined(separator: ", "))
+    }
+    if let unique, missing.isEmpty, try !hasUniqueIndex(unique, in: db) {
+      problems.append("no UNIQUE(" + unique.joined(separator: ", ") + ") constraint")
+    }
+    return problems.isEmpty ? nil : problems.joined(separator: "; ")
+  }
+
+  private func hasUniqueIndex(_ wanted: [String], in db: Database) throws(DatabaseError) -> Bool {
+    let indexes = try db.prepare("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1")
+    indexes.bind(.text(name))
+    var names: [String] = []
+    while try indexes.step() { names.append(indexes.text(0)) }
+    for index in names {
+      let columns = try db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+      columns.bind(.text(index))
+      var got: [String] = []
+      while try columns.step() { got.append(columns.text(0).lowercased()) }
+      if Set(got) == Set(wanted), got.count == wanted.count { return true }
+    }
+    return false
+  }
+}

@@ -57,6 +57,10 @@ public final class Statement {
     while try step() {}
   }
 
+  /// `SQLITE_INTEGER`, `SQLITE_FLOAT`, `SQLITE_TEXT`, `SQLITE_BLOB` or `SQLITE_NULL`: the storage class of
+  /// this row's value (the app can store text in an INTEGER column).
+  public func columnType(_ column: Int32) -> Int32 { sqlite3_column_type(handle, column) }
+
   public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
   public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }

@@ -11,19 +11,32 @@ public final class Store {
   public let busyTimeoutMilliseconds: Int32
   private var connection: Database?
   private var prepared = false
+  /// Tables whose shape was checked on this connection.
+  private var verifiedTables: Set<String> = []
+  /// Set when the reader fell back to `immutable=1`: the file's size and mtime when it was opened.
+  private var immutableStamp: [Int64]?
 
   public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) {
     self.path = path
     self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
   }
 
-  public var exists: Bool { access(path, F_OK) == 0 }
+  /// Whether something is at `path`. A path that cannot be looked at (a directory on the way without
+  /// search permission) counts as existing, so that it fails as permission denied, not as missing.
+  public var exists: Bool {
+    var st = stat()
+    if stat(path, &st) == 0 { return true }
+    return errno != ENOENT && errno != ENOTDIR
+  }
+
+  /// True when the connection reads an immutable snapshot (a database on a read-only mount).
+  public var isImmutableSnapshot: Bool { immutableStamp != nil }
 
   /// The connection for reading. A missing file is an error, never created as a side effect.
   public func reader() throws(RexstoreError) -> Database {
     if let connection { return connection }
     try requireFile()
-    return try open()
+    return try open(reading: true)
   }
 
   /// The connection for writing, with WAL on and the schema current.
@@ -40,34 +53,121 @@ public final class Store {
       if !exists { try createFile() }
     }
     let db: Database
-    if let connection { db = connection } else { db = try open() }
+    if let connection {
+      if immutableStamp != nil { throw readOnlyMedia(writing: true) }
+      db = connection
+    } else {
+      db = try open(reading: false)
+    }
     if !prepared {
-      try prepareForWriting(db)
+      do throws(RexstoreError) {
+        try prepareForWriting(db)
+      } catch {
+        // A WAL switch or the -shm file failing on a read-only mount says "unable to open" (73).
+        if error.code == .cannotCreate, !Store.isWritableDirectory(FileSystem.parent(of: path)) {
+          throw readOnlyMedia(writing: true)
+        }
+        throw error
+      }
       prepared = true
     }
     return db
   }
 
   private func requireFile() throws(RexstoreError) {
-    guard exists else {
+    var st = stat()
+    if stat(path, &st) != 0 {
+      let err = errno
+      guard err == ENOENT || err == ENOTDIR else { throw systemError("cannot look at database", path: path, errno: err) }
       throw RexstoreError(
         .noDatabase, "no database at '\(path)'",
         hint: "a write command or 'rexstore db upgrade' creates it; check --db/REXSTORE_DB")
     }
-    if FileSystem.isDirectory(path) {
+    if (st.st_mode & S_IFMT) == S_IFDIR {
       throw RexstoreError(.noInput, "'\(path)' is a directory, not a database file")
     }
   }
 
-  private func open() throws(RexstoreError) -> Database {
+  /// Opens the file read-write (SQLite drops to read-only by itself when the file is not writable).
+  ///
+  /// SQLite opens lazily, so a reader also runs one small query: a WAL database needs its `-shm` file,
+  /// and where that cannot be created (a read-only mount, a directory without write permission) the
+  /// failure shows here. On a read-only file system with no `-wal` file the database cannot change, and
+  /// it is reopened `immutable=1`; every other case is `permission_denied` with the reason. (SQLite reads
+  /// a read-only WAL database when its `-shm` and `-wal` exist or can be created, or when it is opened
+  /// immutable; immutable ignores any `-wal`, so it is used only when there is none.)
+  /// Related SQLite documentation: <https://www.sqlite.org/wal.html#readonly>
+  private func open(reading: Bool) throws(RexstoreError) -> Database {
     do throws(DatabaseError) {
       let db = try Database(path: path, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+      if reading { try probe(db) }
       connection = db
       return db
     } catch {
       if access(path, R_OK) != 0 { throw systemError("cannot open database", path: path) }
-      throw error.rexstoreError(path: path)
+      guard error.resultCode == SQLITE_CANTOPEN || error.resultCode == SQLITE_READONLY else {
+        throw error.rexstoreError(path: path)
+      }
+      guard !Store.isWritableDirectory(FileSystem.parent(of: path)) else { throw error.rexstoreError(path: path) }
+      guard reading, Store.isOnReadOnlyFileSystem(path), !hasWriteAheadLog else {
+        throw readOnlyMedia(writing: !reading)
+      }
+      let stamp = fileStamp()
+      do throws(DatabaseError) {
+        let db = try Database(path: path, mode: .immutable, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        try probe(db)
+        connection = db
+        immutableStamp = stamp
+        return db
+      } catch {
+        throw error.rexstoreError(path: path)
+      }
     }
+  }
+
+  static func isWritableDirectory(_ path: String) -> Bool { access(path, W_OK | X_OK) == 0 }
+
+  static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+    var fs = statvfs()
+    return statvfs(path, &fs) == 0 && (fs.f_flag & UInt(ST_RDONLY)) != 0
+  }
+
+  private func probe(_ db: Database) throws(DatabaseError) {
+    let stmt = try db.prepare("SELECT count(*) FROM sqlite_master")
+    _ = try stmt.step()
+  }
+
+  private var hasWriteAheadLog: Bool { (FileSystem.fileSize(path + "-wal") ?? 0) > 0 }
+
+  private func fileStamp() -> [Int64] {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return [] }
+    return [Int64(st.st_size), Int64(st.st_mtim.tv_sec), Int64(st.st_mtim.tv_nsec), Int64(st.st_ino)]
+  }
+
+  /// After a read through an immutable connection: the file must be as it was when opened (a read-only
+  /// bind mount of a file system written elsewhere could change under it), else the answer may be wrong.
+  public func confirmSnapshot() throws(RexstoreError) {
+    guard let immutableStamp else { return }
+    if fileStamp() != immutableStamp || hasWriteAheadLog {
+      throw RexstoreError(
+        .dbLocked, "'\(path)' changed while it was read as a read-only snapshot",
+        hint: "retry; the file is on a read-only mount that another system writes to")
+    }
+  }
+
+  private func readOnlyMedia(writing: Bool) -> RexstoreError {
+    let where_ = Store.isOnReadOnlyFileSystem(path) ? "a read-only file system" : "a directory rexstore cannot write"
+    if writing {
+      return RexstoreError(.permissionDenied, "cannot write database '\(path)': it is on \(where_)")
+    }
+    return RexstoreError(
+      .permissionDenied,
+      "cannot read database '\(path)': it is in WAL mode on \(where_), and SQLite needs to create '\(path)-shm' "
+        + (hasWriteAheadLog ? "to read its -wal file" : "beside it"),
+      hint: hasWriteAheadLog
+        ? "copy the database with its -wal file to a writable place, or let the app checkpoint it first"
+        : "make the directory writable, or mount it read-only (rexstore then reads the file as immutable)")
   }
 
   private func createFile() throws(RexstoreError) {
@@ -81,15 +181,68 @@ public final class Store {
   }
 
   private func prepareForWriting(_ db: Database) throws(RexstoreError) {
+    // Checked before the switch to WAL, so a foreign database is refused without being changed.
+    let version = try db.retryingWhileBusy { () throws(DatabaseError) -> Int? in try rawSchemaVersion(db) } ?? 0
+    if version > Schema.currentVersion { throw newerSchema(version) }
+    let problems = try appTableProblems(db)
+    let missing = problems.filter { $0.problem == TableShape.missing }
+    // The DDL also creates indexes on the app's tables, which fails on a foreign table: say so first.
+    if version < Schema.currentVersion || !missing.isEmpty,
+      let foreign = problems.first(where: { $0.problem != TableShape.missing })
+    {
+      throw tableError(foreign.table, foreign.problem)
+    }
     try db.retryingWhileBusy { () throws(DatabaseError) in
       let mode = try db.cached("PRAGMA journal_mode=WAL")
       defer { mode.reset() }
       _ = try mode.step()
     }
-    let version = try db.retryingWhileBusy { () throws(DatabaseError) -> Int? in try rawSchemaVersion(db) } ?? 0
-    if version == Schema.currentVersion { return }
-    if version > Schema.currentVersion { throw newerSchema(version) }
-    _ = try upgrade(db)
+    if version == Schema.currentVersion, missing.isEmpty { return }
+    if version < Schema.currentVersion {
+      _ = try upgrade(db)
+    } else {
+      // rexstore's tables are current but the app's are gone (its migration's `downgrade` drops
+      // them): writes recreate them with the app's own DDL, as a first write would.
+      try db.write { () throws(RexstoreError) in
+        do throws(DatabaseError) {
+          try db.execute(Schema.appTables)
+        } catch {
+          throw error.rexstoreError(path: path)
+        }
+      }
+    }
+  }
+
+  /// The app's tables that are missing or foreign, each with what is wrong, in the app's order.
+  public func appTableProblems(_ db: Database) throws(RexstoreError) -> [(table: String, problem: String)] {
+    try db.retryingWhileBusy { () throws(DatabaseError) -> [(table: String, problem: String)] in
+      var found: [(table: String, problem: String)] = []
+      for shape in TableShape.app {
+        if let problem = try shape.problem(in: db) { found.append((shape.name, problem)) }
+      }
+      return found
+    }
+  }
+
+  /// Checks once per connection that `table` is there with the app's columns.
+  func verify(_ db: Database, table: String) throws(RexstoreError) {
+    guard !verifiedTables.contains(table), let shape = TableShape.named(table) else { return }
+    let problem = try db.retryingWhileBusy { () throws(DatabaseError) -> String? in try shape.problem(in: db) }
+    if let problem { throw tableError(table, problem) }
+    verifiedTables.insert(table)
+  }
+
+  /// `schema_mismatch` (78): the database is not what the app and rexstore share, a configuration
+  /// problem (wrong `--db`, or tables dropped or made by something else), never an empty answer.
+  public func tableError(_ table: String, _ problem: String) -> RexstoreError {
+    if problem == TableShape.missing {
+      return RexstoreError(
+        .schemaMismatch, "table '\(table)' is missing from '\(path)'",
+        hint: "'rexstore db upgrade' creates the app's tables (the app's migration 'downgrade' drops them); check --db")
+    }
+    return RexstoreError(
+      .schemaMismatch, "table '\(table)' in '\(path)' is not the app's: \(problem)",
+      hint: "check --db; rexstore reads and writes only the app's schema")
   }
 
   /// The schema version recorded by rexstore; 0 for a database only the app has used.
@@ -144,7 +297,19 @@ public final class Store {
   /// Runs a read; SQLite errors become `RexstoreError`s.
   public func reading<T>(_ body: (Database) throws(DatabaseError) -> T) throws(RexstoreError) -> T {
     let db = try reader()
-    return try db.retryingWhileBusy { () throws(DatabaseError) -> T in try body(db) }
+    let result = try db.retryingWhileBusy { () throws(DatabaseError) -> T in try body(db) }
+    try confirmSnapshot()
+    return result
+  }
+
+  /// Runs a read of one of the app's tables: a missing or foreign table is `schema_mismatch` (78),
+  /// never an empty answer.
+  public func reading<T>(table: String, _ body: (Database) throws(DatabaseError) -> T) throws(RexstoreError) -> T {
+    let db = try reader()
+    try verify(db, table: table)
+    let result = try db.retryingWhileBusy { () throws(DatabaseError) -> T in try body(db) }
+    try confirmSnapshot()
+    return result
   }
 
   /// Runs a read that answers `empty` when its table does not exist yet (a database the app created
@@ -153,7 +318,7 @@ public final class Store {
     emptyResult empty: T, _ body: (Database) throws(DatabaseError) -> T
   ) throws(RexstoreError) -> T {
     let db = try reader()
-    return try db.retryingWhileBusy { () throws(DatabaseError) -> T in
+    let result = try db.retryingWhileBusy { () throws(DatabaseError) -> T in
       do throws(DatabaseError) {
         return try body(db)
       } catch {
@@ -161,13 +326,17 @@ public final class Store {
         throw error
       }
     }
+    try confirmSnapshot()
+    return result
   }
 
-  /// Runs `body` in one write transaction; SQLite errors become `RexstoreError`s.
+  /// Runs `body` in one write transaction; SQLite errors become `RexstoreError`s. With `table`, that
+  /// table is first checked to have the app's columns.
   public func writing<T>(
-    create: Bool = true, _ body: (Database) throws(DatabaseError) -> T
+    create: Bool = true, table: String? = nil, _ body: (Database) throws(DatabaseError) -> T
   ) throws(RexstoreError) -> T {
     let db = try writer(create: create)
+    if let table { try verify(db, table: table) }
     return try db.write { () throws(RexstoreError) -> T in
       do throws(DatabaseError) {
         return try body(db)

@@ -72,12 +72,13 @@ public struct UserData {
     return found
   }
 
-  /// The user's rows, as stored; a missing database or table holds none.
+  /// The user's rows, as stored; a missing database holds none.
   func rows() throws(RexstoreError) -> [(String, [JSONValue])] {
     guard store.exists else { return UserData.tables.map { ($0, []) } }
     var result: [(String, [JSONValue])] = []
     for table in UserData.tables {
-      let rows = try store.reading(emptyResult: []) { db throws(DatabaseError) -> [JSONValue] in
+      // A missing or foreign app table is schema_mismatch (78), never an empty export.
+      let rows = try store.reading(table: table) { db throws(DatabaseError) -> [JSONValue] in
         // Bound as text: SQLite's column affinity matches integer ids, and text ids the app stored.
         let stmt = try db.prepare("SELECT * FROM \(table) WHERE user_id = ? ORDER BY rowid")
         stmt.bind(.text(userID))

@@ -18,9 +18,19 @@ public enum StoredValue {
     (try? JSONParser.parse(text)) ?? .string(text)
   }
 
-  /// A command-line VALUE: JSON when it parses as JSON, else the string itself.
-  public static func fromArgument(_ text: String, forceString: Bool) -> JSONValue {
+  /// A command-line VALUE: JSON when it parses as JSON, else the string itself. JSON that is valid
+  /// except for a lone surrogate escape (`"\ud800"`) is refused: storing it as a string would not be
+  /// what was meant, and a Swift string cannot hold the surrogate.
+  public static func fromArgument(_ text: String, forceString: Bool) throws(RexstoreError) -> JSONValue {
     if forceString { return .string(text) }
-    return (try? JSONParser.parse(text)) ?? .string(text)
+    do throws(JSONParser.Failure) {
+      return try JSONParser.parse(text)
+    } catch {
+      // Only when the whole text is JSON apart from the surrogate; `"\ud800` (unterminated) is just text.
+      if error.loneSurrogate, JSONParser.pythonWouldDecode(text) {
+        throw RexstoreError.invalidInput("VALUE: \(error.message)")
+      }
+      return .string(text)
+    }
   }
 }

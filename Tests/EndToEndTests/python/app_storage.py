@@ -125,3 +125,17 @@ class PatternStorage:
                     "WHERE user_id=? AND importance >= ? ORDER BY created_at DESC LIMIT ?",
                     (user_id, min_importance, limit)).fetchall()
         return [{"type": t, "data": json.loads(d), "importance": i, "created_at": c} for t, d, i, c in rows]
+
+
+def downgrade(db_path):
+    """The app's migration 001 `downgrade`: drops its three tables, insights first (reference §2)."""
+    with sqlite3.connect(db_path) as conn:
+        for table in ("user_insights", "conversation_context", "user_patterns"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def migration_status(db_path):
+    """The app's migration 001 `status`: {table: exists} for its three tables."""
+    with sqlite3.connect(db_path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return {t: t in names for t in ("user_patterns", "conversation_context", "user_insights")}

@@ -538,4 +538,33 @@ import Testing
     #expect(Date().timeIntervalSince(started) < 20)
     #expect(try app.rexstore(["profile", "get", "u", "p", "-o", app.scratch.path + "/o"]).status == 0)
   }
+
+  /// An object root or dossier directory that exists but cannot be read is 77, never "not found" or
+  /// an empty answer (issue 9). Root reads through permission bits, so as root the binary runs as nobody.
+  @Test func unreadableRootsArePermissionDenied() throws {
+    let scratch = Processes.Scratch()
+    let a = try randomFile(scratch, "a.wav", size: 10)
+    #expect(try Processes.rexstore(["audio", "put", "u1", a], in: scratch).status == 0)
+    #expect(try Processes.rexstore(["profile", "store", "u1", "p", a], in: scratch).status == 0)
+    chmod(scratch.path, 0o755)
+    chmod(scratch.path + "/data", 0o755)
+    chmod(scratch.path + "/data/objects", 0o000)
+    chmod(scratch.path + "/data/dossiers", 0o000)
+    defer {
+      chmod(scratch.path + "/data/objects", 0o700)
+      chmod(scratch.path + "/data/dossiers", 0o700)
+    }
+    for argv in [["audio", "ls", "u1"], ["audio", "get", "audio/u1/a.wav"], ["profile", "list", "u1"], ["profile", "get", "u1", "p"]] {
+      let r: Processes.Result
+      if geteuid() == 0 {
+        r = try Processes.run(
+          "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Processes.binary] + argv,
+          environment: scratch.environment, directory: "/")
+      } else {
+        r = try Processes.run(Processes.binary, argv, environment: scratch.environment, directory: "/")
+      }
+      #expect(r.status == 77, "\(argv): \(r.stderr)")
+      #expect(r.stderr.contains(#""code":"permission_denied""#), "\(argv)")
+    }
+  }
 }

@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--page-token|--prefix|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--page-token|--prefer|--prefix|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -245,8 +245,9 @@ _rexstore() {
     "migrate")
       case "$prev" in
         --from) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+        --prefer) COMPREPLY=($(compgen -W "local remote newer" -- "$cur")); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local --include-unreferenced $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local --include-unreferenced --prefer $globals" -- "$cur")); return; fi
       ;;
     "fsck")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--repair --dry-run --include-orphans $globals" -- "$cur")); return; fi

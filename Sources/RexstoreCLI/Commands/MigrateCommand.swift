@@ -18,9 +18,12 @@ enum MigrateCommand {
       """,
     options: [
       OptionSpec("from", value: "DIR", help: "migrate from DIR instead of the local object root", completion: .directory),
-      OptionSpec("dry-run", help: "list what would be uploaded, upload nothing"),
+      OptionSpec("dry-run", help: "compare with the bucket and list what would happen, change nothing"),
       OptionSpec("delete-local", help: "delete each local copy once its upload is verified"),
       OptionSpec("include-unreferenced", help: "also upload sample files no record names"),
+      OptionSpec(
+        "prefer", value: "WHICH", help: "resolve a name held in both places with other bytes: local, remote or newer",
+        completion: .choices(Migration.Preference.allCases.map(\.rawValue))),
     ],
     examples: ["rexstore migrate --dry-run", "rexstore migrate --delete-local", "rexstore migrate --from /srv/rex-app"]
   ) { inv, rt throws(RexstoreError) in
@@ -34,10 +37,16 @@ enum MigrateCommand {
     let gcs = try rt.gcsStore()
     let store = try rt.store()
     let dossiers = inv.value("from") != nil ? root + "/dossiers" : config.dossiers.value
-    let migration = Migration(
+    var migration = Migration(
       source: source, gcs: gcs,
       dossiers: DossierDirectory(path: dossiers, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
       legacy: inv.value("from") == nil && store.exists ? store : nil)
+    if let prefer = inv.value("prefer") {
+      guard let choice = Migration.Preference(rawValue: prefer) else {
+        throw RexstoreError.usage("--prefer takes local, remote or newer, got '\(prefer)'")
+      }
+      migration.prefer = choice
+    }
     let report = try migration.run(
       pending, dryRun: inv.flag("dry-run"), deleteLocal: inv.flag("delete-local"),
       includeUnreferenced: inv.flag("include-unreferenced"))

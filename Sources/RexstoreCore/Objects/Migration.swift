@@ -8,6 +8,18 @@ public struct Migration {
   public let profiles: VoiceProfiles?
   /// The outage that stopped this run, if one did.
   private let outage = StopSignal()
+  /// How a name held in both places with different bytes is resolved (nil: the newer local copy
+  /// replaces an older GCS one, anything else is a conflict keeping both).
+  public var prefer: Preference?
+
+  public enum Preference: String, Sendable, CaseIterable {
+    /// The local copy replaces GCS's, whichever is newer.
+    case local
+    /// GCS's copy stays; the local one counts as migrated (and goes with `--delete-local`).
+    case remote
+    /// Whichever was written last.
+    case newer
+  }
 
   final class StopSignal: @unchecked Sendable { var error: RexstoreError? }
 
@@ -35,7 +47,9 @@ public struct Migration {
     public var blob: String
     /// `uploaded`, `replaced_older` (the local copy was written later than GCS's, during an outage),
     /// `already_in_gcs`, `would_upload`, `unreferenced` (a sample file no record names: reported,
-    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: GCS was out).
+    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: GCS was out);
+    /// `replaced_remote` and `kept_remote` where `prefer` settled a conflict; in a dry run `would_upload`,
+    /// `would_replace`, `would_keep_remote`, `already_in_gcs` or `would_conflict`.
     public var action: String
     public var deletedLocal: Bool
     public var error: RexstoreError?
@@ -68,7 +82,7 @@ public struct Migration {
         continue
       }
       guard !dryRun else {
-        report.outcomes.append(Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil))
+        report.outcomes.append(predict(info))
         continue
       }
       if let stop = outage.error {
@@ -121,7 +135,12 @@ public struct Migration {
         guard entry.storage == "local" else { continue }
         if dryRun {
           for name in entry.names {
-            report.outcomes.append(Outcome(blob: name, action: "would_upload", deletedLocal: false, error: nil))
+            if let info = local[name] ?? (try? source.stat(name)) ?? nil {
+              report.outcomes.append(predict(info))
+            } else {
+              report.outcomes.append(
+                Outcome(blob: name, action: "failed", deletedLocal: false, error: RexstoreError(.notFound, "'\(name)' is named by a record but is not in '\(source.root)'")))
+            }
           }
           continue
         }
@@ -208,10 +227,56 @@ public struct Migration {
       guard error.code == .conflict, let remote = try gcs.stat(info.name) else { throw error }
       let local = info.md5 ?? (try? localMD5(info.name))
       if let local, remote.md5 == local { return ("already_in_gcs", remote) }
-      if let here = info.updated, let there = remote.updated, here > there, let generation = remote.generation {
-        return ("replaced_older", try upload(info, ifGenerationMatch: generation))
+      switch resolve(info, remote) {
+      case .replace(let action):
+        guard let generation = remote.generation else { throw conflict(info) }
+        return (action, try upload(info, ifGenerationMatch: generation))
+      case .keepRemote: return ("kept_remote", remote)
+      case .conflict: throw conflict(info)
       }
-      throw RexstoreError(.conflict, "'\(info.name)' is already in GCS with different, newer content; both copies are kept")
+    }
+  }
+
+  private enum Resolution { case replace(String), keepRemote, conflict }
+
+  /// A name in both places with different bytes: what `prefer` (or, without it, the default) says.
+  private func resolve(_ info: ObjectInfo, _ remote: ObjectInfo) -> Resolution {
+    let localIsNewer: Bool = {
+      guard let here = info.updated, let there = remote.updated else { return false }
+      return here > there
+    }()
+    switch prefer {
+    case .local?: return .replace(localIsNewer ? "replaced_older" : "replaced_remote")
+    case .remote?: return .keepRemote
+    case .newer?: return localIsNewer ? .replace("replaced_older") : .keepRemote
+    case nil: return localIsNewer ? .replace("replaced_older") : .conflict
+    }
+  }
+
+  private func conflict(_ info: ObjectInfo) -> RexstoreError {
+    RexstoreError(
+      .conflict, "'\(info.name)' is already in GCS with different, newer content; both copies are kept",
+      hint: "choose with --prefer local|remote|newer")
+  }
+
+  /// What a real run would do with one object, asking the bucket but changing nothing.
+  private func predict(_ info: ObjectInfo) -> Outcome {
+    do throws(RexstoreError) {
+      try Migration.checkName(info.name)
+      guard let remote = try gcs.stat(info.name) else {
+        return Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil)
+      }
+      let local = info.md5 ?? (try? localMD5(info.name))
+      if let local, remote.md5 == local {
+        return Outcome(blob: info.name, action: "already_in_gcs", deletedLocal: false, error: nil)
+      }
+      switch resolve(info, remote) {
+      case .replace: return Outcome(blob: info.name, action: "would_replace", deletedLocal: false, error: nil)
+      case .keepRemote: return Outcome(blob: info.name, action: "would_keep_remote", deletedLocal: false, error: nil)
+      case .conflict: return Outcome(blob: info.name, action: "would_conflict", deletedLocal: false, error: conflict(info))
+      }
+    } catch {
+      return Outcome(blob: info.name, action: "failed", deletedLocal: false, error: error)
     }
   }
 

@@ -10,13 +10,32 @@ public enum CLI {
     arguments: [String], environment: [String: String], workingDirectory: String, stdout: any OutputSink,
     stderr: any OutputSink
   ) -> Int32 {
+    run(
+      arguments: RawArguments(words: arguments, invalid: []), environment: environment,
+      workingDirectory: workingDirectory, stdout: stdout, stderr: stderr)
+  }
+
+  /// Runs one invocation from argv as bytes: words that are not valid UTF-8 are refused (exit 64).
+  public static func run(
+    arguments raw: RawArguments, environment: [String: String], workingDirectory: String, stdout: any OutputSink,
+    stderr: any OutputSink
+  ) -> Int32 {
+    let arguments = raw.words
     do {
-      switch try Parser.parse(arguments) {
+      let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid)
+      switch parsed {
       case .version:
         try stdout.write("rexstore \(version)\n")
         return ExitStatus.success
       case .help(let group, let command):
         try stdout.write(Help.text(group: group, command: command))
+        // Help wins over the rest of the line, but a mistyped name there deserves a word.
+        if !ignored.isEmpty, !arguments.contains("--quiet") {
+          let words = ignored.map { "'\(Echo.capped($0))'" }.joined(separator: ", ")
+          try? stderr.write(
+            JSONValue.record(["warning": .string("ignored \(words): --help shows the help of the command named before it")])
+              .serialized(.compact) + "\n")
+        }
         return ExitStatus.success
       case .run(let invocation):
         let runtime = Runtime(
@@ -26,7 +45,7 @@ public enum CLI {
         return try emit(output, runtime: runtime)
       }
     } catch {
-      report(error, to: stderr)
+      report(Echo.capping(error, arguments: arguments), to: stderr)
       return ExitStatus.of(error.code)
     }
   }
@@ -67,7 +86,7 @@ public enum CLI {
 
 extension CLI {
   /// The process entry point: reads the environment block and working directory, runs, flushes stdout.
-  public static func main(arguments: [String], environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+  public static func main(arguments: RawArguments, environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var environment: [String: String] = [:]
     var entry = environ
     while let pointer = entry.pointee {

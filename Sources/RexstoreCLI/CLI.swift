@@ -16,9 +16,12 @@ public enum CLI {
   }
 
   /// Runs one invocation from argv as bytes: words that are not valid UTF-8 are refused (exit 64).
+  ///
+  /// `invalidEnvironment` names the variables whose values were not valid UTF-8; configuration refuses
+  /// to use any of them (exit 78) rather than open a file under a mangled name.
   public static func run(
-    arguments raw: RawArguments, environment: [String: String], workingDirectory: String, stdout: any OutputSink,
-    stderr: any OutputSink
+    arguments raw: RawArguments, environment: [String: String], invalidEnvironment: Set<String> = [],
+    workingDirectory: String, stdout: any OutputSink, stderr: any OutputSink
   ) -> Int32 {
     let arguments = raw.words
     do {
@@ -41,6 +44,7 @@ public enum CLI {
         let runtime = Runtime(
           environment: environment, workingDirectory: workingDirectory, options: invocation.options,
           stdout: stdout, stderr: stderr)
+        runtime.invalidEnvironment = invalidEnvironment
         let output = try invocation.command.run(invocation, runtime)
         return try emit(output, runtime: runtime)
       }
@@ -88,6 +92,7 @@ extension CLI {
   /// The process entry point: reads the environment block and working directory, runs, flushes stdout.
   public static func main(arguments: RawArguments, environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var environment: [String: String] = [:]
+    var invalidEnvironment: Set<String> = []
     var entry = environ
     while let pointer = entry.pointee {
       // Byte-level split: this runs on every call, and Character-level search showed in profiles.
@@ -96,7 +101,13 @@ extension CLI {
         let text = UnsafeBufferPointer(start: bytes, count: length)
         if let eq = text.firstIndex(of: UInt8(ascii: "=")) {
           let key = String(decoding: UnsafeBufferPointer(rebasing: text[..<eq]), as: UTF8.self)
-          environment[key] = String(decoding: UnsafeBufferPointer(rebasing: text[(eq + 1)...]), as: UTF8.self)
+          let raw = UnsafeBufferPointer(rebasing: text[(eq + 1)...])
+          if let value = String(validating: raw, as: UTF8.self) {
+            environment[key] = value
+          } else {
+            environment[key] = RawArguments.escaped(Array(raw))
+            invalidEnvironment.insert(key)
+          }
         }
       }
       entry += 1
@@ -105,7 +116,9 @@ extension CLI {
     let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
     let stdout = FileSink(fd: 1)
     let stderr = FileSink(fd: 2)
-    var status = run(arguments: arguments, environment: environment, workingDirectory: cwd, stdout: stdout, stderr: stderr)
+    var status = run(
+      arguments: arguments, environment: environment, invalidEnvironment: invalidEnvironment, workingDirectory: cwd,
+      stdout: stdout, stderr: stderr)
     do {
       try stdout.flush()
     } catch {

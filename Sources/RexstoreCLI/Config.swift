@@ -196,6 +196,14 @@ public struct Config: Sendable {
     }
   }
 
+  /// Whether configuration reads the variable `name` (all `REXSTORE_*`, and the app's and the platform's).
+  static func readsVariable(_ name: String) -> Bool {
+    name.hasPrefix("REXSTORE_") || [
+      "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "TMPDIR", "GOOGLE_APPLICATION_CREDENTIALS",
+      "GCS_BUCKET_NAME", "ENABLE_GCS_STORAGE", "STORAGE_EMULATOR_HOST", "GCE_METADATA_HOST", "CLOUDSDK_CONFIG",
+    ].contains(name)
+  }
+
   /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.
   static func xdg(_ variable: String, _ fallback: String, _ environment: [String: String]) -> String? {
     if let value = environment[variable], value.hasPrefix("/") { return value }

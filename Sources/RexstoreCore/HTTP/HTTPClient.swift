@@ -216,8 +216,9 @@ private final class Transfer {
   var allowance = 0
 
   /// Whether the request has run past its deadline, given what curl knows of the download's size.
-  func overDeadline(downloadTotal: Int64) -> Bool {
-    allowance = timeouts.deadline(forBodyBytes: sentBytes + (countsDownload ? max(downloadTotal, 0) : 0))
+  /// A download of unknown length (no Content-Length) is scaled by what has arrived so far.
+  func overDeadline(downloadTotal: Int64, downloaded: Int64) -> Bool {
+    allowance = timeouts.deadline(forBodyBytes: sentBytes + (countsDownload ? max(downloadTotal, downloaded, 0) : 0))
     if Monotonic.milliseconds() - started > allowance { timedOut = true }
     return timedOut
   }
@@ -290,9 +291,9 @@ private let headerCallback: rexstore_curl_data_callback = { data, size, count, u
   return size * count
 }
 
-private let progressCallback: rexstore_curl_progress_callback = { user, downloadTotal, _, _, _ in
+private let progressCallback: rexstore_curl_progress_callback = { user, downloadTotal, downloaded, _, _ in
   let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
-  return transfer.overDeadline(downloadTotal: Int64(downloadTotal)) ? 1 : 0
+  return transfer.overDeadline(downloadTotal: Int64(downloadTotal), downloaded: Int64(downloaded)) ? 1 : 0
 }
 
 /// CURL_READFUNC_ABORT: stop the upload, the reader failed.

@@ -27,6 +27,8 @@ import Testing
     ([bytes("context"), bytes("add"), bytes("1"), bytes("k"), bytes("v"), bytes("--session"), bad], "--session"),
     ([bytes("context"), bytes("add"), bytes("1"), bytes("k"), bytes("v"), bytes("--session=") + bad], "--session"),
     ([bytes("insight"), bytes("add"), bytes("1"), bad, bytes("{}")], "argument TYPE"),
+    ([bytes("audio"), bytes("put"), bytes("u1"), bytes("a.wav"), bytes("--content-type"), bad], "--content-type"),
+    ([bytes("profile"), bytes("store"), bytes("u1"), bytes("p1"), bytes("a.wav"), bytes("--meta"), bytes("k=") + bad], "--meta"),
   ]
 
   @Test(arguments: 0..<textCases.count)
@@ -44,6 +46,7 @@ import Testing
     // Neither the raw bytes nor their U+FFFD replacement reach stderr.
     #expect(!r.stderr.contains("\u{FFFD}"))
     #expect(try Data(contentsOf: URL(fileURLWithPath: h.databasePath)) == before, "the database changed")
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data/objects"))
   }
 
   /// Paths that are not UTF-8 cannot be carried through Swift strings losslessly: refused, documented.

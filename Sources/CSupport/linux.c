@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -39,3 +40,40 @@ void rexstore_start_writeback(int fd, long long offset, long long length) {
 }
 
 int rexstore_syncfs(int fd) { return syncfs(fd); }
+
+int rexstore_openat(int dirfd, const char *name, int flags, unsigned int mode) {
+  return openat(dirfd, name, flags, (mode_t)mode);
+}
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+struct rexstore_open_how {
+  unsigned long long flags;
+  unsigned long long mode;
+  unsigned long long resolve;
+};
+
+int rexstore_openat2_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+  struct rexstore_open_how how = {0};
+  how.flags = (unsigned long long)(unsigned int)flags;
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* RESOLVE_NO_SYMLINKS */;
+  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int rexstore_exchangeat(int dirfd, const char *a, const char *b) {
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+  return (int)syscall(SYS_renameat2, dirfd, a, dirfd, b, RENAME_EXCHANGE);
+}
+
+int rexstore_is_symlink_at(int dirfd, const char *name) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  return S_ISLNK(st.st_mode) ? 1 : 0;
+}
+
+int rexstore_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

@@ -14,6 +14,10 @@ public struct Config: Sendable {
   public var root: Setting
   public var database: Setting
   public var objects: Setting
+  /// The app's working directory, when rexstore works on the app's own data (`--app-dir`).
+  public var appDirectory: Setting?
+  /// Where the app's dossiers (voice-profile records) are.
+  public var dossiers: Setting
   public var busyTimeout: Setting
   public var configFile: Setting?
   public var busyTimeoutMilliseconds: Int32
@@ -33,6 +37,8 @@ public struct Config: Sendable {
   public var gcsTimeout: Setting
   /// The most one GCS request may take in all (a request moving a body gets more, by its size).
   public var gcsDeadline: Setting
+  /// How long an outage one invocation saw sends later ones straight to the fallback.
+  public var outageWindow: Setting
   /// `GCE_METADATA_HOST`, for the metadata server's tokens.
   public var metadataHost: Setting?
   /// Where access tokens are cached: `$XDG_CACHE_HOME/rexstore`.
@@ -55,18 +61,19 @@ public struct Config: Sendable {
 
   /// Keys a config file may hold; anything else is an ops typo and fails loudly.
   static let fileKeys: Set<String> = [
-    "root", "db", "objects", "busy_timeout", "backend", "bucket", "credentials", "no_fallback", "gcs_endpoint",
-    "gcs_retries", "gcs_retry_delay", "gcs_timeout", "gcs_deadline",
+    "root", "db", "objects", "app_dir", "dossiers", "busy_timeout", "backend", "bucket", "credentials", "no_fallback", "gcs_endpoint",
+    "gcs_retries", "gcs_retry_delay", "gcs_timeout", "outage_window", "gcs_deadline",
   ]
 
   public var json: JSONValue {
     .record([
-      "root": root.json, "db": database.json, "objects": objects.json, "busy_timeout": busyTimeout.json,
+      "root": root.json, "db": database.json, "objects": objects.json, "app_dir": appDirectory?.json ?? .null,
+      "dossiers": dossiers.json, "busy_timeout": busyTimeout.json,
       "config_file": configFile?.json ?? .null, "backend": backend.json, "effective_backend": .string(effectiveBackend),
       "bucket": bucket?.json ?? .null, "credentials": credentials?.json ?? .null, "gcs_enabled": gcsEnabled.json,
       "emulator_host": emulatorHost?.json ?? .null, "gcs_endpoint": gcsEndpoint?.json ?? .null,
       "no_fallback": noFallback.json, "gcs_retries": gcsRetries.json, "gcs_retry_delay": gcsRetryDelay.json,
-      "gcs_timeout": gcsTimeout.json, "gcs_deadline": gcsDeadline.json, "metadata_host": metadataHost?.json ?? .null,
+      "gcs_timeout": gcsTimeout.json, "outage_window": outageWindow.json, "gcs_deadline": gcsDeadline.json, "metadata_host": metadataHost?.json ?? .null,
     ])
   }
 
@@ -97,26 +104,39 @@ public struct Config: Sendable {
       return nil
     }
 
+    // --app-dir puts the defaults where the app keeps its data (its working directory): RexVoice.db,
+    // the objects beside it, dossiers/. An explicit --db, --objects or --dossiers still wins.
+    var appDirectory = pick("app-dir", "REXSTORE_APP_DIR", "app_dir")
+    if let dir = appDirectory?.value { appDirectory?.value = absolute(dir) }
     var root: Setting
     if let chosen = pick("root", "REXSTORE_ROOT", "root") {
       root = chosen
       root.value = absolute(root.value)
     } else if let base = xdg("XDG_DATA_HOME", ".local/share", environment) {
       root = Setting(value: base + "/rexstore", source: "default")
+    } else if let appDirectory {
+      root = appDirectory
     } else {
       throw RexstoreError(
         .config, "cannot locate the data directory: HOME is not set",
         hint: "set --root, REXSTORE_ROOT or --db")
     }
-    var database = pick("db", "REXSTORE_DB", "db") ?? Setting(value: root.value + "/rexstore.sqlite3", source: "default")
+    func derived(_ suffix: String, fallback: String) -> Setting {
+      if let app = appDirectory { return Setting(value: app.value + suffix, source: app.source) }
+      return Setting(value: root.value + fallback, source: "default")
+    }
+    var database = pick("db", "REXSTORE_DB", "db") ?? derived("/RexVoice.db", fallback: "/rexstore.sqlite3")
     database.value = absolute(database.value)
-    var objects = pick("objects", "REXSTORE_OBJECTS", "objects") ?? Setting(value: root.value + "/objects", source: "default")
+    var objects = pick("objects", "REXSTORE_OBJECTS", "objects") ?? derived("", fallback: "/objects")
     objects.value = absolute(objects.value)
+    var dossiers = pick("dossiers", "REXSTORE_DOSSIERS", "dossiers") ?? derived("/dossiers", fallback: "/dossiers")
+    dossiers.value = absolute(dossiers.value)
     if objects.source == "default" || database.source == "default" {
       try checkKind(root, directory: true, what: "data root")
     }
     try checkKind(objects, directory: true, what: "local object root")
     try checkKind(database, directory: false, what: "database")
+    try checkKind(dossiers, directory: true, what: "dossiers directory")
     let busy = pick("busy-timeout", "REXSTORE_BUSY_TIMEOUT", "busy_timeout") ?? Setting(value: "5s", source: "default")
     let micros: Int64
     do {
@@ -161,7 +181,7 @@ public struct Config: Sendable {
     let adc = (nonEmpty(environment["CLOUDSDK_CONFIG"]) ?? xdg("XDG_CONFIG_HOME", ".config", environment).map { $0 + "/gcloud" })
       .map { $0 + "/application_default_credentials.json" }
     return Config(
-      root: root, database: database, objects: objects, busyTimeout: busy, configFile: configFile,
+      root: root, database: database, objects: objects, appDirectory: appDirectory, dossiers: dossiers, busyTimeout: busy, configFile: configFile,
       busyTimeoutMilliseconds: millis, backend: backend, bucket: pick("bucket", "GCS_BUCKET_NAME", "bucket"),
       credentials: credentials,
       gcsEnabled: enabled.map { Setting(value: $0.lowercased() == "true" ? "true" : "false", source: "env:ENABLE_GCS_STORAGE") }
@@ -171,6 +191,7 @@ public struct Config: Sendable {
       gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
       gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
       gcsDeadline: try duration("REXSTORE_GCS_DEADLINE", "gcs_deadline", "2m"),
+      outageWindow: try duration("REXSTORE_OUTAGE_WINDOW", "outage_window", "30s"),
       metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
       cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentialsPath: adc,
       temporaryDirectory: environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp")

@@ -69,23 +69,29 @@ extension Runtime {
   /// take (unless --no-fallback) and for objects stored there earlier.
   public func objects() throws(RexstoreError) -> any ObjectStore {
     let config = try config()
-    let local = LocalObjectStore(root: config.objects.value)
+    let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
     guard config.effectiveBackend == "gcs" else { return local }
+    let window = OutageWindow(
+      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
     let gcs: Result<GCSObjectStore, RexstoreError>
     do throws(RexstoreError) {
-      gcs = .success(try gcsStore())
+      gcs = .success(try gcsStore(singleAttempt: window.recent() != nil))
     } catch {
       guard FallbackObjectStore.isOutage(error) else { throw error }
       gcs = .failure(error)
     }
-    return FallbackObjectStore(
+    let store = FallbackObjectStore(
       gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
+    store.window = window
+    return store
   }
 
   /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).
-  public func gcsStore(probe: Bool = false) throws(RexstoreError) -> GCSObjectStore {
+  public func gcsStore(probe: Bool = false, singleAttempt: Bool = false) throws(RexstoreError) -> GCSObjectStore {
     let config = try config()
     var settings = try config.gcsSettings()
+    // Inside an outage window what still goes to GCS (a read with no local copy) is tried once.
+    if singleAttempt { settings.retry.attempts = 1 }
     if probe {
       settings.retry.attempts = min(settings.retry.attempts, 2)
       // A monitoring check must answer: each probe request gets at most 10 s in all (less if
@@ -98,5 +104,18 @@ extension Runtime {
     let credentials = try config.gcsCredentials()
     return try GCSObjectStore(
       settings: settings, tokens: TokenSource(credentials: credentials, cacheDirectory: config.cacheDirectory))
+  }
+}
+
+extension Runtime {
+  /// Voice profiles: the configured object store for samples, the app's dossiers for records, and
+  /// the database for records rexstore 0.1 kept there (moved into the dossiers on first use).
+  public func profiles() throws(RexstoreError) -> VoiceProfiles {
+    let config = try config()
+    return VoiceProfiles(
+      dossiers: DossierDirectory(path: config.dossiers.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
+      objects: try objects(),
+      local: LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
+      legacy: try store())
   }
 }

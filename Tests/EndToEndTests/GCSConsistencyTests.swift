@@ -36,7 +36,7 @@ import Testing
     // The new third sample cannot be uploaded (its create-only upload keeps failing).
     try server.faults(#"[{"method":"POST","query_contains":"ifGenerationMatch=0","times":50,"action":{"status":503}}]"#)
     let n0 = try write("new zero", "n0.wav"), n1 = try write("new one", "n1.wav"), n2 = try write("new two", "n2.wav")
-    let failed = try rexstore(["profile", "store", "u1", "p1", n0, n1, n2, "--no-fallback"])
+    let failed = try rexstore(["profile", "store", "u1", "p1", n0, n1, n2, "--no-fallback", "--force"])
     #expect(failed.status == 69, "\(failed.stderr)")
     #expect(try stored() == before)
     try server.http("DELETE", "/_stub/faults")

@@ -200,7 +200,7 @@ import Testing
       #expect(FileManager.default.contentsEqual(atPath: directory + "/sample_\(i).wav", andPath: sample))
     }
     // A re-store with fewer samples leaves no stale sample in the bucket.
-    let restore = try Processes.rexstore(["profile", "store", "u1", "calm", samples[0]], environment: env, in: scratch)
+    let restore = try Processes.rexstore(["profile", "store", "u1", "calm", samples[0], "--force"], environment: env, in: scratch)
     #expect(restore.status == 0, "\(restore.stderr)")
     let listing = try server.http("GET", "/storage/v1/b/\(StorageServer.bucket)/o?prefix=voice_profiles/")
     let names = ((try jsonObject(listing)["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
@@ -241,7 +241,7 @@ import Testing
     #expect(piped.status == 0, "\(piped.stderr)")
     #expect(try jsonObject(piped.stdout)["backend"] as? String == "gcs")
     #expect(try Processes.rexstore(["profile", "store", "u1", "p1", file], environment: env, in: scratch).status == 0)
-    let again = try Processes.rexstore(["profile", "store", "u1", "p1", file, file], environment: env, in: scratch)
+    let again = try Processes.rexstore(["profile", "store", "u1", "p1", file, file, "--force"], environment: env, in: scratch)
     #expect(again.status == 0, "\(again.stderr)")
   }
 }

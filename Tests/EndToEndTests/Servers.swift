@@ -158,6 +158,8 @@ final class StorageServer {
     scratch.environment.merging([
       "STORAGE_EMULATOR_HOST": endpoint, "ENABLE_GCS_STORAGE": "true", "GCS_BUCKET_NAME": StorageServer.bucket,
       "REXSTORE_GCS_RETRY_DELAY": "10ms", "REXSTORE_GCS_TIMEOUT": "3s",
+      // Fault tests expect the next call to try GCS again; OutageWindowTests turns the window on.
+      "REXSTORE_OUTAGE_WINDOW": "0s",
     ]) { $1 }
   }
 }

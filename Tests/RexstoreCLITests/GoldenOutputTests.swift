@@ -69,8 +69,8 @@ import Testing
       (["db", "status"],
        #"{"binary_schema_version":1,"exists":false,"journal_mode":null,"path":"\#(db)","schema_version":null,"size_bytes":null,"tables":{},"upgrade_needed":true}"#),
       (["db", "upgrade"],
-       #"{"applied":[{"summary":"app tables; rexstore_meta; voice_profiles","version":1}],"from_version":0,"path":"\#(db)","to_version":1}"#),
-      (["db", "upgrade"], #"{"applied":[],"from_version":1,"path":"\#(db)","to_version":1}"#),
+       #"{"applied":[{"summary":"app tables; rexstore_meta; voice_profiles","version":1}],"dossiers":"\#(h.root)/data/dossiers","from_version":0,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
+      (["db", "upgrade"], #"{"applied":[],"dossiers":"\#(h.root)/data/dossiers","from_version":1,"path":"\#(db)","profile_conflicts":[],"profiles_moved":[],"to_version":1}"#),
       (["db", "check"], #"{"check":"integrity_check","ok":true,"path":"\#(db)"}"#),
       (["db", "check", "--quick"], #"{"check":"quick_check","ok":true,"path":"\#(db)"}"#),
     ]
@@ -97,7 +97,7 @@ import Testing
     #expect(r.status == 0)
     #expect(
       r.stdout
-        == #"{"checks":[{"message":"schema version 1","name":"database","status":"ok"},{"message":"'\#(h.root)/objects' does not exist yet; the first write creates it","name":"local_root","status":"ok"},{"message":"no temporary files left behind","name":"local_temporaries","status":"ok"}],"config":{"backend":{"source":"default","value":"auto"},"bucket":null,"busy_timeout":{"source":"flag:--busy-timeout","value":"2s"},"config_file":null,"credentials":null,"db":{"source":"default","value":"\#(h.databasePath)"},"effective_backend":"local","emulator_host":null,"gcs_deadline":{"source":"default","value":"2m"},"gcs_enabled":{"source":"default","value":"false"},"gcs_endpoint":null,"gcs_retries":{"source":"default","value":"5"},"gcs_retry_delay":{"source":"default","value":"500ms"},"gcs_timeout":{"source":"default","value":"60s"},"metadata_host":null,"no_fallback":{"source":"default","value":"false"},"objects":{"source":"env:REXSTORE_OBJECTS","value":"\#(h.root)/objects"},"root":{"source":"env:REXSTORE_ROOT","value":"\#(h.root)/data"}},"status":"ok"}"#
+        == #"{"checks":[{"message":"schema version 1","name":"database","status":"ok"},{"message":"'\#(h.root)/objects' does not exist yet; the first write creates it","name":"local_root","status":"ok"},{"message":"no temporary files left behind","name":"local_temporaries","status":"ok"}],"config":{"app_dir":null,"backend":{"source":"default","value":"auto"},"bucket":null,"busy_timeout":{"source":"flag:--busy-timeout","value":"2s"},"config_file":null,"credentials":null,"db":{"source":"default","value":"\#(h.databasePath)"},"dossiers":{"source":"default","value":"\#(h.root)/data/dossiers"},"effective_backend":"local","emulator_host":null,"gcs_deadline":{"source":"default","value":"2m"},"gcs_enabled":{"source":"default","value":"false"},"gcs_endpoint":null,"gcs_retries":{"source":"default","value":"5"},"gcs_retry_delay":{"source":"default","value":"500ms"},"gcs_timeout":{"source":"default","value":"60s"},"metadata_host":null,"no_fallback":{"source":"default","value":"false"},"objects":{"source":"env:REXSTORE_OBJECTS","value":"\#(h.root)/objects"},"outage_window":{"source":"default","value":"30s"},"root":{"source":"env:REXSTORE_ROOT","value":"\#(h.root)/data"}},"status":"ok"}"#
         + "\n")
   }
 

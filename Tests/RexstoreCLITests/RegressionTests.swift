@@ -42,6 +42,7 @@ import Testing
     let h = Harness()
     try Data("version one".utf8).write(to: URL(fileURLWithPath: h.root + "/v1.wav"))
     try Data("version two!".utf8).write(to: URL(fileURLWithPath: h.root + "/v2.wav"))
+    #expect(h.run("db", "upgrade").status == 0)
     #expect(h.run("profile", "store", "u1", "p1", "v1.wav").status == 0)
     #expect(h.run("profile", "store", "u1", "scratch", "v2.wav").status == 0)
     // Recreate the crash state by hand: the recorded set under a dead writer's temporary name, an

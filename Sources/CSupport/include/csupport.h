@@ -22,4 +22,16 @@ long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
 /// per file when a batch of downloads is made durable together.
 int rexstore_syncfs(int fd);
 
+/// openat(2) without the variadic mode argument, for Swift.
+int rexstore_openat(int dirfd, const char *name, int flags, unsigned int mode);
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: `path` is resolved below `dirfd` without
+/// following any symbolic link. -1 with errno ENOSYS where the kernel lacks openat2 (before 5.6).
+int rexstore_openat2_beneath(int dirfd, const char *path, int flags, unsigned int mode);
+/// Swaps two names in one directory atomically (renameat2 with RENAME_EXCHANGE).
+int rexstore_exchangeat(int dirfd, const char *a, const char *b);
+/// 1 when `name` in `dirfd` is a symbolic link (not followed), else 0.
+int rexstore_is_symlink_at(int dirfd, const char *name);
+
+int rexstore_fremovexattr(int fd, const char *name);
+
 #endif

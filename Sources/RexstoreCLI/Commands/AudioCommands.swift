@@ -90,10 +90,13 @@ enum AudioCommands {
     discussion: """
       Without -o (or with -o -) the bytes go to standard output. With -o PATH they go to a temporary
       file beside PATH that replaces it only once complete and verified against the stored checksums;
-      on any failure PATH is left as it was. With several BLOBs, -o names a directory that receives
-      each as its file name, downloaded in parallel; the output is {"items":[...],"count":N,
-      "failures":[...]}: the objects fetched (with their path) and the blobs that failed. --batch
-      gives that form for one BLOB too.
+      on any failure PATH is left as it was. An existing character device or FIFO at PATH
+      (/dev/null, /dev/stdout) is written into, never replaced. "verified" says whether the bytes
+      were checked against recorded checksums (false when none were recorded). A local object of up
+      to 64 MiB sent to a stream is verified before its first byte is written. With several BLOBs, -o
+      names a directory that receives each as its file name, downloaded in parallel; the output is
+      {"items":[...],"count":N,"failures":[...]}: the objects fetched (with their path) and the blobs
+      that failed. --batch gives that form for one BLOB too.
       """,
     arguments: [ArgumentSpec("BLOB", help: "full object name(s), audio/USER/FILE", variadic: true)],
     options: [
@@ -111,11 +114,11 @@ enum AudioCommands {
       }
       let directory = rt.absolute(output)
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
-      if Set(blobs.map(\.file)).count < blobs.count {
+      if Set(blobs.map(\.baseName)).count < blobs.count {
         throw RexstoreError.usage("two BLOBs have the same file name; fetch them into different directories")
       }
       return batchOutput(audio.getMany(blobs, into: directory), key: "blob") { item in
-        item.info.map { $0.json.adding(["path": .optional(item.path)]) }
+        item.info.map { $0.json.adding(["path": .optional(item.path), "verified": .bool($0.verified ?? false)]) }
       }
     }
     let blob = blobs[0]
@@ -124,7 +127,8 @@ enum AudioCommands {
       return .streamed
     }
     let path = rt.absolute(output)
-    return .json(try audio.download(blob, to: path).json.adding(["path": .string(path)]))
+    let info = try audio.download(blob, to: path)
+    return .json(info.json.adding(["path": .string(path), "verified": .bool(info.verified ?? false)]))
   }
 
   static let ls = CommandSpec(
@@ -155,8 +159,10 @@ enum AudioCommands {
     "audio", "prune", summary: "Delete recordings older than a given age (for cron)",
     discussion: """
       Age is the time since the object was last written. With --max-delete N, a run that would delete
-      more than N objects deletes none and fails (exit 65), so a wrong clock or option cannot wipe the
-      store.
+      more than N objects deletes none and fails with limit_exceeded (exit 25, as rsync's
+      --max-delete), so a wrong clock or option cannot wipe the store; a --dry-run lists the
+      candidates even then (and exits 25 too). A real run lists each object with its size and
+      reports freed_bytes.
       """,
     options: [
       OptionSpec("older-than", value: "DUR", help: "minimum age, e.g. 30d (required)"),
@@ -173,24 +179,28 @@ enum AudioCommands {
     let cutoff = Timestamp.now().adding(microseconds: -age)
     let audio = Audio(objects: try rt.objects())
     let candidates = try audio.pruneCandidates(olderThan: cutoff, user: inv.value("user"))
-    if let limit, candidates.count > limit {
-      throw RexstoreError(
-        .limitExceeded, "\(candidates.count) objects are older than \(inv.value("older-than")!), more than --max-delete \(limit); nothing deleted")
-    }
+    let guardrail = PruneGuard(
+      what: "objects", count: candidates.count, limit: limit, dryRun: inv.flag("dry-run"),
+      older: inv.value("older-than")!, cutoff: cutoff)
     if inv.flag("dry-run") {
-      return .json(summary(candidates.map(\.json), cutoff: cutoff, dryRun: true))
+      let items = candidates.map { $0.json.adding(["deleted": .bool(false)]) }
+      return guardrail.report(items: items, failures: [], freed: 0, exit: 0)
     }
+    try guardrail.check()
     let results = audio.removeListed(candidates)
-    let report = batchReport(results.map { ($0.blob, $0.deleted, $0.error) })
-    guard case .report(let json, let exit) = report else { return report }
-    return .report(json.adding(["dry_run": .bool(false), "cutoff": .string(cutoff.outputForm)]), exit: exit)
-  }
-
-  static func summary(_ items: [JSONValue], cutoff: Timestamp, dryRun: Bool) -> JSONValue {
-    .record([
-      "items": .array(items), "count": .int(items.count), "failures": .array([]), "dry_run": .bool(dryRun),
-      "cutoff": .string(cutoff.outputForm),
-    ])
+    var items: [JSONValue] = []
+    var failures: [JSONValue] = []
+    var freed: Int64 = 0
+    var exit: Int32 = 0
+    for (info, result) in zip(candidates, results) {
+      items.append(.record(["blob": .string(result.blob), "deleted": .bool(result.deleted), "size_bytes": .int(info.size)]))
+      if result.deleted { freed += info.size }
+      if let error = result.error {
+        failures.append(.record(["blob": .string(result.blob), "code": .string(error.code.rawValue), "message": .string(error.message)]))
+        exit = max(exit, ExitStatus.of(error.code))
+      }
+    }
+    return guardrail.report(items: items, failures: failures, freed: freed, exit: exit)
   }
 
   /// The shape of every many-item command: all items, the failures, and the worst failure's status.
@@ -206,5 +216,42 @@ enum AudioCommands {
       }
     }
     return .report(.record(["items": .array(items), "count": .int(items.count), "failures": .array(failures)]), exit: exit)
+  }
+}
+
+/// The `--max-delete` guard every prune shares: a run over the limit deletes nothing and exits 25
+/// (`limit_exceeded`); a dry run always lists its candidates, and says whether the limit would stop
+/// the real run.
+struct PruneGuard {
+  var what: String
+  var count: Int
+  var limit: Int?
+  var dryRun: Bool
+  var older: String
+  var cutoff: Timestamp
+
+  var exceeded: Bool { limit.map { count > $0 } ?? false }
+
+  var error: RexstoreError {
+    RexstoreError(
+      .limitExceeded, "\(count) \(what) are older than \(older), more than --max-delete \(limit ?? 0); nothing deleted",
+      hint: "raise --max-delete after checking the candidates with --dry-run")
+  }
+
+  func check() throws(RexstoreError) { if exceeded { throw error } }
+
+  func report(items: [JSONValue], failures: [JSONValue], freed: Int64, exit: Int32) -> CommandOutput {
+    var failures = failures
+    var exit = exit
+    if dryRun, exceeded {
+      failures.append(.record(["code": .string(error.code.rawValue), "message": .string(error.message)]))
+      exit = max(exit, ExitStatus.of(.limitExceeded))
+    }
+    return .report(
+      .record([
+        "items": .array(items), "count": .int(items.count), "failures": .array(failures), "dry_run": .bool(dryRun),
+        "cutoff": .string(cutoff.outputForm), "freed_bytes": .int(freed),
+        "max_delete": limit.map { JSONValue.int($0) } ?? .null, "limit_exceeded": .bool(exceeded),
+      ]), exit: exit)
   }
 }

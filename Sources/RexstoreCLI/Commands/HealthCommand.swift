@@ -17,7 +17,7 @@ enum HealthCommand {
     var checks = [
       Health.database(try rt.store(), deep: inv.flag("deep")),
       Health.localRoot(config.objects.value),
-      Health.leftovers(config.objects.value),
+      Health.leftovers(config.objects.value, backupDirectories: [FileSystem.parent(of: config.database.value)]),
     ]
     if config.effectiveBackend == "gcs" {
       // A monitoring probe answers within seconds: two tries, short timeouts.

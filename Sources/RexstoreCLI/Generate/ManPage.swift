@@ -149,6 +149,8 @@ enum ManPage {
       success
       .It 1
       negative answer: not found
+      .It 25
+      a prune would delete more than --max-delete; nothing deleted
       .It 64
       usage error
       .It 65
@@ -164,7 +166,7 @@ enum ManPage {
       .It 74
       I/O error
       .It 75
-      database busy after the timeout, or GCS rate-limited after retries; retry
+      database or dossier busy after the timeout, or GCS rate-limited after retries; retry
       .It 77
       permission denied
       .It 78

@@ -36,7 +36,7 @@ extension Audio {
     let waves = CommitWaves(directory: directory)
     var items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let blob = blobs[index]
-      let path = directory + "/" + blob.file
+      let path = directory + "/" + blob.baseName
       let pending = try FileDownload.writePending(to: path) { sink throws(RexstoreError) in
         try store.get(blob.name, into: sink)
       }

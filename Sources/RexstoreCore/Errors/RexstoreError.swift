@@ -25,6 +25,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
   case limitExceeded = "limit_exceeded"
   /// The service kept answering 429 through every retry.
   case rateLimited = "rate_limited"
+  /// A lock other than the database's (a dossier's) stayed held past the busy timeout.
+  case busy
 }
 
 /// The one error type the core throws.

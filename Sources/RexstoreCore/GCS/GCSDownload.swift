@@ -60,7 +60,8 @@ struct GCSDownload {
     }
     return ObjectInfo(
       name: name, size: state.received, md5: sums.md5, crc32c: sums.crc32c, contentType: state.contentType,
-      backend: "gcs", updated: state.updated, generation: state.generation)
+      backend: "gcs", updated: state.updated, generation: state.generation,
+      verified: expected.md5 != nil || expected.crc32c != nil)
   }
 
   /// `x-goog-hash: crc32c=AAAAAA==,md5=1B2M2Y8AsgTpgAmY7PhCfg==` (possibly as two headers, joined).

@@ -71,31 +71,82 @@ public enum Health {
 }
 
 extension Health {
-  /// Temporary files and directories a killed process left in the object root (dot-names carrying
-  /// the `.rexstore-tmp-` marker); a warning listing them.
-  public static func leftovers(_ root: String) -> HealthCheck {
-    var found: [String] = []
+  /// What killed processes left behind, by kind, with counts and bytes: temporary files in the object
+  /// root (`.NAME.rexstore-tmp-*`), profile staging directories (`.PROFILE.rexstore-tmp-*` under
+  /// `voice_profiles`, which may hold a profile's recorded samples), other temporary directories, and
+  /// backup temporaries (`.NAME.tmp-PID`, `-journal`, `-wal`, `-shm`) in `backupDirectories`.
+  /// Only those whose writer is gone count; a warning when there are any.
+  public static func leftovers(_ root: String, backupDirectories: [String] = []) -> HealthCheck {
+    var files: [String] = []
+    var fileBytes: Int64 = 0
+    var staging: [String] = []
+    var stagingBytes: Int64 = 0
+    var directories: [String] = []
+    var directoryBytes: Int64 = 0
+    func size(of path: String) -> Int64 {
+      var st = stat()
+      guard lstat(path, &st) == 0 else { return 0 }
+      if (st.st_mode & S_IFMT) != S_IFDIR { return Int64(st.st_size) }
+      return ((try? FileSystem.entries(of: path)) ?? []).reduce(0) { total, name in
+        var inner = stat()
+        return total + (lstat(path + "/" + name, &inner) == 0 && (inner.st_mode & S_IFMT) == S_IFREG ? Int64(inner.st_size) : 0)
+      }
+    }
     func walk(_ directory: String, depth: Int) {
       guard depth < 6 else { return }
       for name in (try? FileSystem.entries(of: directory)) ?? [] {
         let path = directory + "/" + name
+        var st = stat()
+        guard lstat(path, &st) == 0 else { continue }
+        let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
         if name.hasPrefix("."), name.contains(FileSystem.temporaryMarker) {
-          if !FileSystem.temporaryWriterIsAlive(name) { found.append(path) }
-        } else if FileSystem.isDirectory(path) {
+          guard !FileSystem.temporaryWriterIsAlive(name) else { continue }
+          if !isDirectory {
+            files.append(path)
+            fileBytes += size(of: path)
+          } else if path.hasPrefix(root + "/voice_profiles/") {
+            staging.append(path)
+            stagingBytes += size(of: path)
+          } else {
+            directories.append(path)
+            directoryBytes += size(of: path)
+          }
+        } else if isDirectory {  // never through a link
           walk(path, depth: depth + 1)
         }
       }
     }
     walk(root, depth: 0)
-    guard !found.isEmpty else {
+    var backups: [String] = []
+    var backupBytes: Int64 = 0
+    for directory in backupDirectories {
+      for temporary in Store.backupTemporaries(in: directory) where !temporary.writerAlive {
+        backups.append(directory + "/" + temporary.name)
+        backupBytes += temporary.bytes
+      }
+    }
+    let all = files + staging + directories + backups
+    guard !all.isEmpty else {
       return HealthCheck(name: "local_temporaries", level: .ok, message: "no temporary files left behind")
     }
-    let shown = found.sorted().prefix(10).joined(separator: ", ")
+    var kinds: [String] = []
+    if !files.isEmpty { kinds.append("\(files.count) temporary file(s) of interrupted writes (\(fileBytes) bytes)") }
+    if !staging.isEmpty {
+      kinds.append("\(staging.count) profile staging director(ies) (\(stagingBytes) bytes)")
+    }
+    if !directories.isEmpty {
+      kinds.append("\(directories.count) other temporary director(ies) (\(directoryBytes) bytes)")
+    }
+    if !backups.isEmpty { kinds.append("\(backups.count) backup temporary file(s) (\(backupBytes) bytes)") }
+    let shown = all.sorted().prefix(10).joined(separator: ", ")
+    var advice = "Temporary files are removed by the next write to their directory (or backup) once their writer is gone; "
+    advice += "they are safe to delete, and 'rexstore fsck --repair' removes them."
+    if !staging.isEmpty {
+      advice += " A profile staging directory is settled by the next profile command on its user (or by fsck --repair)."
+    }
     return HealthCheck(
       name: "local_temporaries", level: .warning,
-      message:
-        "\(found.count) temporary file(s) left by an interrupted write: \(shown). Files are safe to delete; "
-        + "a directory under voice_profiles may hold a profile's recorded samples, which 'rexstore profile get' restores")
+      message: "left behind: " + kinds.joined(separator: ", ") + ": \(shown). " + advice)
   }
 }
 

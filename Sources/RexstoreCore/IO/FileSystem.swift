@@ -47,8 +47,8 @@ public enum FileSystem {
 extension FileSystem {
   /// Reads a small text file (a config file) whole; refuses anything over `limit` bytes.
   public static func readSmallFile(_ path: String, limit: Int) throws(RexstoreError) -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw systemError("cannot read", path: path) }
+    // A FIFO or device given as a config file would block or never end: regular files only.
+    let fd = try openRegularInput(path)
     defer { close(fd) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)

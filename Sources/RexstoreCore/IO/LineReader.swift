@@ -14,13 +14,7 @@ public struct LineReader {
   /// Opens `path` for reading, or standard input for `-`.
   public static func open(_ path: String) throws(RexstoreError) -> LineReader {
     if path == "-" { return LineReader(fd: 0, name: "<stdin>") }
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw systemError("cannot read", path: path) }
-    if FileSystem.isDirectory(path) {
-      Glibc.close(fd)
-      throw RexstoreError(.noInput, "cannot read '\(path)': is a directory")
-    }
-    return LineReader(fd: fd, name: path)
+    return LineReader(fd: try FileSystem.openRegularInput(path), name: path)
   }
 
   /// Copies standard input into an unlinked temporary file in `directory` and reads from that, so a

@@ -75,23 +75,53 @@ extension Store {
   /// A consistent copy made with SQLite's online backup API while other processes keep writing.
   ///
   /// The copy is built in a temporary file next to `destination`, fsynced, made 0600 and renamed into
-  /// place, so `destination` is either absent or a complete database.
+  /// place, so `destination` is either absent or a complete database. Only a regular file is ever
+  /// replaced (with `overwrite`): an existing character device or FIFO is written into instead (the
+  /// copy is built under `temporaryDirectory` first), anything else is refused. The live database
+  /// (or its -wal, -shm, -journal) is never a destination (`conflict`), and a `destination` ending in
+  /// `/` is a usage error, refused before anything is created. Backup temporaries of dead writers in
+  /// the destination's directory are removed first.
   /// Related SQLite documentation: <https://www.sqlite.org/backup.html>
-  public func backup(to destination: String, overwrite: Bool) throws(RexstoreError) -> JSONValue {
+  public func backup(to destination: String, overwrite: Bool, temporaryDirectory: String = "/tmp") throws(RexstoreError) -> JSONValue {
+    if destination.hasSuffix("/") {
+      throw RexstoreError.usage(
+        "DEST '\(destination)' ends in '/': name the backup file, e.g. \(destination)rexstore.sqlite3")
+    }
+    try refuseLiveDatabase(destination)
     let source = try reader()
-    if !overwrite, access(destination, F_OK) == 0 {
-      throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
+    var st = Glibc.stat()
+    var streamInto = false
+    var target = destination
+    if lstat(destination, &st) == 0 {
+      if !overwrite {
+        throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
+      }
+      var kind = FileKind(st)
+      if kind.isSymlink, stat(destination, &st) == 0 {
+        kind = FileKind(st)
+        if kind.isRegular, let resolved = realpath(destination, nil) {
+          target = String(cString: resolved)
+          free(resolved)
+        }
+      }
+      switch kind.mode {
+      case S_IFREG: break
+      case S_IFCHR, S_IFIFO: streamInto = true
+      case S_IFDIR: throw RexstoreError(.cannotCreate, "'\(destination)' is a directory")
+      default:
+        throw RexstoreError(
+          .cannotCreate, "cannot write to '\(destination)': it is \(kind.description); only regular files are replaced")
+      }
     }
-    if FileSystem.isDirectory(destination) {
-      throw RexstoreError(.cannotCreate, "'\(destination)' is a directory")
-    }
-    let directory = FileSystem.parent(of: destination)
+    let directory = streamInto ? temporaryDirectory : FileSystem.parent(of: target)
     try FileSystem.makeDirectories(directory)
-    let temp = directory + "/." + String(destination.split(separator: "/").last ?? "backup") + ".tmp-\(getpid())"
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    if !streamInto { Store.removeAbandonedBackupTemporaries(in: directory) }
+    let temp = directory + "/." + (streamInto ? "backup" : FileSystem.baseName(of: target)) + ".tmp-\(getpid())"
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create backup", path: temp).asCannotCreate }
     close(fd)
     var pages: Int64 = 0
+    var size: Int64?
     do throws(RexstoreError) {
       do throws(DatabaseError) {
         let target = try Database(path: temp, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -117,34 +147,142 @@ extension Store {
       } catch {
         throw error.rexstoreError(path: destination)
       }
-      let sync = open(temp, O_RDONLY | O_CLOEXEC)
-      if sync >= 0 {
-        fsync(sync)
-        close(sync)
-      }
-      if overwrite {
-        guard rename(temp, destination) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+      if streamInto {
+        size = try Store.copy(temp, into: destination)
+        Store.removeBackupTemporary(temp)
       } else {
-        // link(2) refuses to replace a DEST created since the check above.
-        guard link(temp, destination) == 0 else {
-          if errno == EEXIST {
-            throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
-          }
-          throw systemError("cannot link backup into", path: destination)
+        let sync = open(temp, O_RDONLY | O_CLOEXEC)
+        if sync >= 0 {
+          fsync(sync)
+          close(sync)
         }
-        unlink(temp)
+        if overwrite {
+          guard FileDownload.stillReplaceable(target) else {
+            throw RexstoreError(.cannotCreate, "'\(destination)' is no longer a regular file; not replaced")
+          }
+          guard rename(temp, target) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+        } else {
+          // link(2) refuses to replace a DEST created since the check above.
+          guard link(temp, target) == 0 else {
+            if errno == EEXIST {
+              throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
+            }
+            throw systemError("cannot link backup into", path: destination)
+          }
+          unlink(temp)
+        }
+        FileSystem.syncDirectory(directory)
+        size = FileSystem.fileSize(target)
       }
-      FileSystem.syncDirectory(directory)
     } catch {
-      unlink(temp)
-      unlink(temp + "-wal")
-      unlink(temp + "-shm")
+      Store.removeBackupTemporary(temp)
       throw error
     }
     return .record([
       "source": .string(path), "destination": .string(destination), "pages": .int(pages),
-      "size_bytes": FileSystem.fileSize(destination).map(JSONValue.int) ?? .null,
+      "size_bytes": size.map(JSONValue.int) ?? .null,
     ])
+  }
+
+  /// Refuses a destination that is the live database or one of its companion files, by identity
+  /// (same device and inode) or by name (a -wal that does not exist yet would be taken for one).
+  func refuseLiveDatabase(_ destination: String) throws(RexstoreError) {
+    let companions = ["", "-wal", "-shm", "-journal"]
+    var dest = Glibc.stat()
+    var live = Glibc.stat()
+    let destExists = stat(destination, &dest) == 0
+    let canonicalDB = Store.canonical(path)
+    let canonicalDest = Store.canonical(destination)
+    for suffix in companions {
+      let same =
+        (destExists && stat(path + suffix, &live) == 0 && live.st_dev == dest.st_dev && live.st_ino == dest.st_ino)
+        || (canonicalDB != nil && canonicalDest == canonicalDB! + suffix)
+      if same {
+        throw RexstoreError(
+          .conflict, "'\(destination)' is the live database\(suffix.isEmpty ? "" : "'s \(suffix) file"); a backup never replaces it",
+          hint: "back up to another path")
+      }
+    }
+  }
+
+  /// `path` with its directory resolved (the file itself need not exist); nil if the directory is missing.
+  static func canonical(_ path: String) -> String? {
+    guard let resolved = realpath(FileSystem.parent(of: path), nil) else { return nil }
+    defer { free(resolved) }
+    let directory = String(cString: resolved)
+    return (directory == "/" ? "" : directory) + "/" + FileSystem.baseName(of: path)
+  }
+
+  static func removeBackupTemporary(_ temp: String) {
+    for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temp + suffix) }
+  }
+
+  /// Copies a finished backup into a device or FIFO; returns the bytes written.
+  static func copy(_ temp: String, into destination: String) throws(RexstoreError) -> Int64 {
+    let input = try FileSystem.openRegularInput(temp)
+    defer { close(input) }
+    let output = open(destination, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+    guard output >= 0 else { throw systemError("cannot write to", path: destination).asCannotCreate }
+    var st = Glibc.stat()
+    guard fstat(output, &st) == 0, FileKind(st).mode == S_IFCHR || FileKind(st).mode == S_IFIFO else {
+      close(output)
+      throw RexstoreError(.cannotCreate, "'\(destination)' changed while it was opened; nothing written")
+    }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    do throws(RexstoreError) {
+      while true {
+        let n = read(input, buffer.baseAddress, buffer.count)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw systemError("cannot read", path: temp)
+        }
+        if n == 0 { break }
+        try FileSystem.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), name: destination)
+        total += Int64(n)
+      }
+    } catch {
+      close(output)
+      throw error
+    }
+    guard close(output) == 0 || errno == EINTR else { throw systemError("cannot write to", path: destination) }
+    return total
+  }
+
+  /// Backup temporaries (`.NAME.tmp-PID`, with `-journal`, `-wal`, `-shm`) in `directory`; with their
+  /// sizes and whether their writer is gone (see `FileSystem.temporaryIsAbandoned`).
+  public static func backupTemporaries(in directory: String) -> [(name: String, bytes: Int64, abandoned: Bool, writerAlive: Bool)] {
+    var found: [(String, Int64, Bool, Bool)] = []
+    for name in (try? FileSystem.entries(of: directory)) ?? [] where name.hasPrefix(".") {
+      guard isBackupTemporaryName(name) else { continue }
+      var st = Glibc.stat()
+      guard lstat(directory + "/" + name, &st) == 0, FileKind(st).isRegular else { continue }
+      let kind = FileKind(st)
+      let alive = FileSystem.writerPID(name, marker: ".tmp-").map { FileSystem.processIsAlive($0, writingAt: kind.modified) } ?? true
+      found.append((name, kind.size, FileSystem.temporaryIsAbandoned(name, marker: ".tmp-", modified: kind.modified), alive))
+    }
+    return found
+  }
+
+  /// Whether `name` has the exact shape `.NAME.tmp-DIGITS` with an optional SQLite companion suffix.
+  static func isBackupTemporaryName(_ name: String) -> Bool {
+    var rest = Substring(name)
+    var last: Substring?
+    while !rest.isEmpty {
+      if rest.hasPrefix(".tmp-") { last = rest }
+      rest = rest.dropFirst()
+    }
+    guard let tail = last?.dropFirst(5) else { return false }
+    let digits = tail.prefix { $0.isASCII && $0.isNumber }
+    guard !digits.isEmpty else { return false }
+    return ["", "-journal", "-wal", "-shm"].contains(String(tail.dropFirst(digits.count)))
+  }
+
+  static func removeAbandonedBackupTemporaries(in directory: String) {
+    for temporary in backupTemporaries(in: directory) where temporary.abandoned {
+      unlink(directory + "/" + temporary.name)
+    }
   }
 
   /// Rebuilds the file to reclaim free pages, then truncates the WAL.

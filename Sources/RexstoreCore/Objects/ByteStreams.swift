@@ -17,16 +17,11 @@ public final class ByteSource {
     self.start = max(0, lseek(fd, 0, SEEK_CUR))
   }
 
-  /// Opens a regular file, or standard input for `-`.
+  /// Opens a regular file (anything else is `no_input`, see `FileSystem.openRegularInput`), or
+  /// standard input for `-`.
   public static func open(_ path: String) throws(RexstoreError) -> ByteSource {
     if path == "-" { return ByteSource(fd: 0, name: "<stdin>", owned: false) }
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw systemError("cannot read", path: path) }
-    if FileSystem.isDirectory(path) {
-      Glibc.close(fd)
-      throw RexstoreError(.noInput, "cannot read '\(path)': is a directory")
-    }
-    return ByteSource(fd: fd, name: path, owned: true)
+    return ByteSource(fd: try FileSystem.openRegularInput(path), name: path, owned: true)
   }
 
   deinit { if owned { Glibc.close(fd) } }
@@ -40,11 +35,15 @@ public final class ByteSource {
   /// the bytes read so far are gone from the stream.
   public func spooled(in directory: String) throws(RexstoreError) -> ByteSource? {
     if lseek(fd, 0, SEEK_CUR) >= 0 { return self }
-    guard (try? FileSystem.makeDirectories(directory)) != nil else { return nil }
-    let path = directory + "/" + FileSystem.temporaryName(for: "spool")
-    let copy = Glibc.open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+    // The spool directory sits below a root: made and entered without following a link.
+    guard let parent = try? DirectoryHandle.root(FileSystem.parent(of: directory), create: true),
+      let spoolDirectory = try? parent.child(FileSystem.baseName(of: directory), create: true)
+    else { return nil }
+    let name = FileSystem.temporaryName(for: "spool")
+    let path = directory + "/" + name
+    let copy = spoolDirectory.open(name, O_CREAT | O_EXCL | O_RDWR)
     guard copy >= 0 else { return nil }
-    unlink(path)
+    spoolDirectory.unlink(name)
     let spool = ByteSource(fd: copy, name: name, owned: true)
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 4096)
     defer { buffer.deallocate() }
@@ -70,6 +69,14 @@ public final class ByteSource {
 /// Where downloaded bytes go.
 public protocol ByteSink: AnyObject {
   func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError)
+  /// True when bytes written are thrown away if the read fails (a temporary file); false for a stream
+  /// (standard output, a device, a FIFO) that already passed them on, where a reader should verify
+  /// before it writes if it can.
+  var discardsOnFailure: Bool { get }
+}
+
+extension ByteSink {
+  public var discardsOnFailure: Bool { false }
 }
 
 /// Writes every byte to a file that will be fsynced, retrying short writes and starting writeback of
@@ -81,9 +88,12 @@ public final class DescriptorSink: ByteSink {
   private var started: Int64 = 0
   static let writebackStep: Int64 = 8 << 20
 
-  public init(fd: Int32, name: String) {
+  public let discardsOnFailure: Bool
+
+  public init(fd: Int32, name: String, discardsOnFailure: Bool = true) {
     self.fd = fd
     self.name = name
+    self.discardsOnFailure = discardsOnFailure
   }
 
   public func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
@@ -145,6 +155,54 @@ extension FileSystem {
     let digits = rest.dropFirst(temporaryMarker.count).prefix { $0 != "-" }
     guard let pid = Int32(digits), pid > 0 else { return false }
     return kill(pid, 0) == 0 || errno == EPERM
+  }
+
+  /// How old a dead writer's temporary must be before another process removes it: a writer in another
+  /// PID namespace (a container sharing the directory) looks dead from here, but keeps touching its file.
+  public static let abandonedAfterMicroseconds: Int64 = 5 * 60 * 1_000_000
+
+  /// Whether a temporary named by `temporaryName` (or a backup's `.NAME.tmp-PID`) was left by a writer
+  /// that is gone: its PID is not running, or runs a process started after the file was last written
+  /// (the PID was reused), and the file has not been touched for `abandonedAfterMicroseconds`.
+  public static func temporaryIsAbandoned(_ name: String, marker: String = temporaryMarker, modified: Timestamp) -> Bool {
+    guard let pid = writerPID(name, marker: marker) else { return false }
+    guard Timestamp.now().microseconds - modified.microseconds >= abandonedAfterMicroseconds else { return false }
+    return !processIsAlive(pid, writingAt: modified)
+  }
+
+  /// The PID that follows `marker` in a temporary's name.
+  static func writerPID(_ name: String, marker: String) -> Int32? {
+    var rest = Substring(name)
+    while !rest.isEmpty, !rest.hasPrefix(marker) { rest = rest.dropFirst() }
+    guard !rest.isEmpty else { return nil }
+    let digits = rest.dropFirst(marker.count).prefix { $0.isASCII && $0.isNumber }
+    guard let pid = Int32(digits), pid > 0 else { return nil }
+    return pid
+  }
+
+  /// Whether `pid` runs a process that could have written a file at `modified`: one started after
+  /// that (by more than the second /proc's boot time is rounded to) is a reused PID, not the writer.
+  static func processIsAlive(_ pid: Int32, writingAt modified: Timestamp) -> Bool {
+    guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+    guard let started = processStart(pid) else { return true }
+    return started.microseconds <= modified.microseconds + 2_000_000
+  }
+
+  /// When a process started (from /proc/PID/stat and /proc/stat's btime); nil if unknown.
+  static func processStart(_ pid: Int32) -> Timestamp? {
+    guard let stat = try? readSmallFile("/proc/\(pid)/stat", limit: 4096),
+      let close = stat.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name: state is field 3, starttime field 22.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 19, let ticks = Int64(fields[19]) else { return nil }
+    guard let global = try? readSmallFile("/proc/stat", limit: 1 << 20),
+      let line = global.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+      let last = line.split(separator: " ").last, let boot = Int64(last)
+    else { return nil }
+    let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+    guard hz > 0 else { return nil }
+    return Timestamp(microseconds: boot * 1_000_000 + ticks * 1_000_000 / hz)
   }
 
   public static let temporaryMarker = ".rexstore-tmp-"

@@ -20,6 +20,8 @@ public final class FallbackObjectStore: ObjectStore {
   /// The first outage a batch met, shared by its workers: later items go straight to the local
   /// root instead of each waiting out the whole retry budget again.
   private let outage: OutageLatch
+  /// An outage an earlier invocation met, remembered in the local root for a while.
+  public var window: OutageWindow?
 
   public convenience init(
     gcs: Result<GCSObjectStore, RexstoreError>, local: LocalObjectStore, fallbackEnabled: Bool,
@@ -53,7 +55,9 @@ public final class FallbackObjectStore: ObjectStore {
     } else {
       gcs = .failure(setupError ?? RexstoreError(.unavailable, "GCS is not set up"))
     }
-    return FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: outage)
+    let copy = FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: outage)
+    copy.window = window
+    return copy
   }
 
   public var batchWidth: Int { gcs?.batchWidth ?? 1 }
@@ -75,13 +79,19 @@ public final class FallbackObjectStore: ObjectStore {
     let outage: RexstoreError
     if let earlier = self.outage.error {
       outage = earlier
+    } else if let remembered = window?.recent() {
+      outage = remembered
+      self.outage.record(remembered)
     } else if let gcs {
       do throws(RexstoreError) {
-        return try attempt(gcs)
+        let result = try attempt(gcs)
+        window?.clear()
+        return result
       } catch {
         guard FallbackObjectStore.isOutage(error) else { throw error }
         outage = error
         self.outage.record(error)
+        window?.record(error)
       }
     } else {
       outage = setupError ?? RexstoreError(.unavailable, "GCS is not set up")
@@ -101,7 +111,8 @@ public final class FallbackObjectStore: ObjectStore {
   public func put(
     _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
   ) throws(RexstoreError) -> ObjectInfo {
-    if !overwrite, try local.stat(name) != nil {
+    let reserved = LocalObjectStore.isReserved(name)
+    if !overwrite, !reserved, try local.stat(name) != nil {
       throw RexstoreError(
         .conflict, "'\(name)' already exists in the local root (stored while GCS was unavailable)",
         hint: "run 'rexstore migrate', or add --force to replace it")
@@ -112,7 +123,7 @@ public final class FallbackObjectStore: ObjectStore {
     return try write(
       "'\(name)'", gcs: { gcs throws(RexstoreError) in
         let info = try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
-        _ = try? local.delete(name)
+        if !reserved { _ = try? local.delete(name) }
         return info
       },
       local: { () throws(RexstoreError) in
@@ -129,24 +140,38 @@ public final class FallbackObjectStore: ObjectStore {
   /// while nothing has been written to the sink.
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.get(name, into: sink) }
-    if let here = try local.stat(name) {
+    // Within an outage window a local copy is read without asking GCS; without one, GCS is asked
+    // (the CLI builds the store with a single attempt then, so the call fails fast if it is still out).
+    if let remembered = self.outage.error ?? window?.recent(), !LocalObjectStore.isReserved(name),
+      try local.stat(name) != nil
+    {
+      FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(remembered.message)") }
+      return try local.get(name, into: sink)
+    }
+    if !LocalObjectStore.isReserved(name), let here = try local.stat(name) {
       let counting = CountingSink(sink)
       do throws(RexstoreError) {
         if let there = try gcs.stat(name), gcsIsNewer(there, than: here) { return try gcs.get(name, into: counting) }
       } catch {
         // Bytes already in the sink would be followed by the local copy's: no fallback then.
+        if FallbackObjectStore.isOutage(error) { window?.record(error) }
         guard FallbackObjectStore.isOutage(error), counting.count == 0 else { throw error }
         FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
       }
       return try local.get(name, into: sink)
     }
     // Not held locally (checked above), so an outage here leaves no answer to fall back on.
-    return try gcs.get(name, into: sink)
+    do throws(RexstoreError) {
+      return try gcs.get(name, into: sink)
+    } catch {
+      if FallbackObjectStore.isOutage(error) { window?.record(error) }
+      throw error
+    }
   }
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
     guard let gcs else { return try local.stat(name) }
-    let here = try local.stat(name)
+    let here = LocalObjectStore.isReserved(name) ? nil : try local.stat(name)
     do throws(RexstoreError) {
       let there = try gcs.stat(name)
       guard let here else { return there }
@@ -193,7 +218,7 @@ public final class FallbackObjectStore: ObjectStore {
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
     guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
     let remote = try gcs.delete(name)
-    let here = try local.delete(name)
+    let here = LocalObjectStore.isReserved(name) ? false : try local.delete(name)
     return remote || here
   }
 

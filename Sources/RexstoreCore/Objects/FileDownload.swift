@@ -4,17 +4,69 @@ import Glibc
 /// Writes a download to `path` so that it never leaves a partial or clobbered file: the bytes go to
 /// a temporary file beside `path`, which replaces it only after the backend verified the checksums
 /// and the file is fsynced. On any failure the temporary file is removed and `path` is untouched.
+///
+/// Only regular files are ever replaced. An existing character device or FIFO at `path` (`/dev/null`,
+/// `/dev/stdout`, a named pipe) is written into instead, like a shell redirection: those bytes are
+/// gone once written, so a damaged object is reported (74) after them unless the backend could
+/// verify first. A symbolic link to a regular file is followed: the file it names is replaced
+/// atomically and the link stays. A directory, a block device, a socket or a dangling link is
+/// refused (73).
 public enum FileDownload {
+  /// What writing to a path means.
+  enum Destination: Equatable {
+    /// Replace (or create) this regular file atomically: the path itself, or what its link names.
+    case replace(String)
+    /// Stream into the existing device or FIFO.
+    case stream
+  }
+
+  static func destination(_ path: String) throws(RexstoreError) -> Destination {
+    var st = stat()
+    guard lstat(path, &st) == 0 else {
+      if errno == ENOENT { return .replace(path) }
+      throw systemError("cannot create", path: path).asCannotCreate
+    }
+    var kind = FileKind(st)
+    if kind.isRegular { return .replace(path) }
+    if kind.isSymlink {
+      guard stat(path, &st) == 0 else {
+        throw RexstoreError(.cannotCreate, "cannot create '\(path)': it is a symbolic link to nothing; not replaced")
+      }
+      kind = FileKind(st)
+      if kind.isRegular {
+        guard let resolved = realpath(path, nil) else { throw systemError("cannot resolve", path: path).asCannotCreate }
+        defer { free(resolved) }
+        return .replace(String(cString: resolved))
+      }
+    }
+    switch kind.mode {
+    case S_IFCHR, S_IFIFO: return .stream
+    case S_IFDIR: throw RexstoreError(.cannotCreate, "'\(path)' is a directory")
+    default:
+      throw RexstoreError(
+        .cannotCreate, "cannot write to '\(path)': it is \(kind.description); only regular files are replaced, "
+          + "and only character devices and FIFOs are written into")
+    }
+  }
+
+  /// Re-checked just before a rename: something other than a regular file put at `path` meanwhile is
+  /// never replaced.
+  static func stillReplaceable(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) != 0 ? errno == ENOENT : FileKind(st).isRegular
+  }
+
   public static func write(
     to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> ObjectInfo? {
-    if FileSystem.isDirectory(path) { throw RexstoreError(.cannotCreate, "'\(path)' is a directory") }
-    let directory = FileSystem.parent(of: path)
+    guard case .replace(let target) = try destination(path) else { return try stream(into: path, body) }
+    let directory = FileSystem.parent(of: target)
     guard FileSystem.isDirectory(directory) else {
       throw RexstoreError(.cannotCreate, "cannot create '\(path)': no directory '\(directory)'")
     }
-    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: path))
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    sweep(directory)
+    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: target))
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     var closed = false
     do throws(RexstoreError) {
@@ -27,12 +79,47 @@ public enum FileDownload {
       guard fsync(fd) == 0 else { throw systemError("cannot sync", path: temp) }
       close(fd)
       closed = true
-      guard rename(temp, path) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
+      guard stillReplaceable(target) else {
+        throw RexstoreError(.cannotCreate, "'\(path)' is no longer a regular file; not replaced")
+      }
+      guard rename(temp, target) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
       FileSystem.syncDirectory(directory)
       return info
     } catch {
       if !closed { close(fd) }
       unlink(temp)
+      throw error
+    }
+  }
+
+  /// Removes dead downloads' temporaries from `directory` (once per process), as the next writer there.
+  static func sweep(_ directory: String) {
+    guard sweptLock.locked({ swept.insert(directory).inserted }),
+      let handle = try? DirectoryHandle.root(directory, create: false)
+    else { return }
+    FileSystem.sweepAbandonedTemporaries(in: handle)
+  }
+
+  nonisolated(unsafe) private static var swept: Set<String> = []
+  private static let sweptLock = Mutex()
+
+  /// Writes into an existing device or FIFO: opened for writing without creating or truncating.
+  static func stream(
+    into path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+  ) throws(RexstoreError) -> ObjectInfo? {
+    let fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+    guard fd >= 0 else { throw systemError("cannot write to", path: path).asCannotCreate }
+    var st = stat()
+    guard fstat(fd, &st) == 0, FileKind(st).mode == S_IFCHR || FileKind(st).mode == S_IFIFO else {
+      close(fd)
+      throw RexstoreError(.cannotCreate, "'\(path)' changed while it was opened; nothing written")
+    }
+    do throws(RexstoreError) {
+      let info = try body(DescriptorSink(fd: fd, name: path, discardsOnFailure: false))
+      guard close(fd) == 0 || errno == EINTR else { throw systemError("cannot write to", path: path) }
+      return info
+    } catch {
+      close(fd)
       throw error
     }
   }
@@ -49,14 +136,20 @@ extension FileDownload {
   }
 
   /// Like `write`, but stops before the fsync and the rename: a batch makes its files durable
-  /// together (`commit`), instead of one journal commit per file.
+  /// together (`commit`), instead of one journal commit per file. Only an absent path or a regular
+  /// file is written (a link, device or FIFO of the same name in the directory is refused, 73).
   public static func writePending(
     to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> Pending? {
-    if FileSystem.isDirectory(path) { throw RexstoreError(.cannotCreate, "'\(path)' is a directory") }
+    var st = stat()
+    if lstat(path, &st) == 0, !FileKind(st).isRegular {
+      throw RexstoreError(
+        .cannotCreate, "'\(path)' is \(FileKind(st).description); a batch get only replaces regular files")
+    }
     let directory = FileSystem.parent(of: path)
+    sweep(directory)
     let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: path))
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     do throws(RexstoreError) {
       guard let info = try body(DescriptorSink(fd: fd, name: path)) else {
@@ -85,6 +178,10 @@ extension FileDownload {
       guard synced, closed else {
         unlink(file.temporary)
         return systemError("cannot write", path: file.path)
+      }
+      guard stillReplaceable(file.path) else {
+        unlink(file.temporary)
+        return RexstoreError(.cannotCreate, "'\(file.path)' is no longer a regular file; not replaced")
       }
       guard rename(file.temporary, file.path) == 0 else {
         let error = systemError("cannot rename into", path: file.path).asCannotCreate

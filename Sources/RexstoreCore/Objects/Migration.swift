@@ -4,12 +4,17 @@
 public struct Migration {
   public let source: LocalObjectStore
   public let gcs: GCSObjectStore
-  public let records: Store?
+  /// The dossiers whose local profile entries are re-pointed to the bucket (nil: none).
+  public let profiles: VoiceProfiles?
+  /// The outage that stopped this run, if one did.
+  private let outage = StopSignal()
 
-  public init(source: LocalObjectStore, gcs: GCSObjectStore, records: Store?) {
+  final class StopSignal: @unchecked Sendable { var error: RexstoreError? }
+
+  public init(source: LocalObjectStore, gcs: GCSObjectStore, dossiers: DossierDirectory?, legacy: Store?) {
     self.source = source
     self.gcs = gcs
-    self.records = records
+    self.profiles = dossiers.map { VoiceProfiles(dossiers: $0, objects: gcs, local: source, legacy: legacy) }
   }
 
   /// The local objects under `audio/USER/` and `voice_profiles/USER/PROFILE/`, in name order.
@@ -29,39 +34,174 @@ public struct Migration {
   public struct Outcome: Sendable {
     public var blob: String
     /// `uploaded`, `replaced_older` (the local copy was written later than GCS's, during an outage),
-    /// `already_in_gcs`, `would_upload` or `failed`.
+    /// `already_in_gcs`, `would_upload`, `unreferenced` (a sample file no record names: reported,
+    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: GCS was out).
     public var action: String
     public var deletedLocal: Bool
     public var error: RexstoreError?
   }
 
-  public func run(_ objects: [ObjectInfo], dryRun: Bool, deleteLocal: Bool) -> [Outcome] {
-    var outcomes: [Outcome] = []
-    var migrated: [String: ObjectInfo] = [:]
-    for info in objects {
+  public struct Report: Sendable {
+    public var outcomes: [Outcome] = []
+    /// `USER/PROFILE` records now pointing at the bucket.
+    public var repointed: [String] = []
+  }
+
+  /// Audio objects go up one by one. Voice-profile samples go up per record: every sample a local
+  /// dossier entry names is uploaded (create-only) and verified, then the entry is re-pointed to
+  /// `gcs` with its `blob_names` in one write under the dossier lock, and only after that are the
+  /// local copies deleted (`deleteLocal`). Sample files no record names are reported, and uploaded
+  /// (never deleted) only with `includeUnreferenced`.
+  public func run(
+    _ objects: [ObjectInfo], dryRun: Bool, deleteLocal: Bool, includeUnreferenced: Bool = false
+  ) throws(RexstoreError) -> Report {
+    var report = Report()
+    outage.error = nil
+    var referenced: Set<String> = []
+    if let profiles {
+      referenced = try migrateProfiles(profiles, available: objects, dryRun: dryRun, deleteLocal: deleteLocal, into: &report)
+    }
+    for info in objects where !referenced.contains(info.name) {
+      let isSample = info.name.hasPrefix("voice_profiles/")
+      if isSample, !includeUnreferenced {
+        report.outcomes.append(Outcome(blob: info.name, action: "unreferenced", deletedLocal: false, error: nil))
+        continue
+      }
       guard !dryRun else {
-        outcomes.append(Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil))
+        report.outcomes.append(Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil))
+        continue
+      }
+      if let stop = outage.error {
+        report.outcomes.append(Outcome(blob: info.name, action: "skipped", deletedLocal: false, error: stop))
         continue
       }
       do throws(RexstoreError) {
         try Migration.checkName(info.name)
         let action = try migrate(info)
-        migrated[info.name] = action.1
         var deleted = false
-        if deleteLocal { deleted = try source.delete(info.name) }
-        outcomes.append(Outcome(blob: info.name, action: action.0, deletedLocal: deleted, error: nil))
+        // A sample no record names has nothing pointing at its remote copy: the local one stays.
+        if deleteLocal, !isSample { deleted = try source.delete(info.name) }
+        report.outcomes.append(Outcome(blob: info.name, action: action.0, deletedLocal: deleted, error: nil))
       } catch {
-        outcomes.append(Outcome(blob: info.name, action: "failed", deletedLocal: false, error: error))
+        report.outcomes.append(Outcome(blob: info.name, action: "failed", deletedLocal: false, error: error))
       }
     }
-    if !dryRun { updateProfileRecords(migrated) }
-    return outcomes
+    report.outcomes.sort { $0.blob < $1.blob }
+    return report
+  }
+
+  /// Every local entry of every dossier, one user at a time under that user's lock; returns the
+  /// sample names the records claim (handled here, whatever happened to them).
+  private func migrateProfiles(
+    _ profiles: VoiceProfiles, available: [ObjectInfo], dryRun: Bool, deleteLocal: Bool, into report: inout Report
+  ) throws(RexstoreError) -> Set<String> {
+    _ = try profiles.moveLegacyRecords()
+    let local = Dictionary(available.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    var claimed: Set<String> = []
+    let dossiers = profiles.dossiers
+    let users = try FileSystem.entries(of: dossiers.path)
+      .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    for user in users where (try? ObjectName.segment(user, kind: "user")) != nil {
+      let lock = try dossiers.lock(user: user, exclusive: !dryRun)
+      defer { withExtendedLifetime(lock) {} }
+      guard var document = try dossiers.read(user: user) else { continue }
+      var entries = try profiles.profilesObject(document, user: user)
+      var changed = false
+      var deletions: [String] = []
+      for member in entries {
+        let entry: ProfileEntry?
+        do throws(RexstoreError) {
+          entry = try profiles.entry(member.value, user: user, profile: member.key)
+        } catch {
+          report.outcomes.append(Outcome(blob: dossiers.file(for: user), action: "failed", deletedLocal: false, error: error))
+          continue
+        }
+        guard let entry else { continue }
+        claimed.formUnion(entry.names)
+        guard entry.storage == "local" else { continue }
+        if dryRun {
+          for name in entry.names {
+            report.outcomes.append(Outcome(blob: name, action: "would_upload", deletedLocal: false, error: nil))
+          }
+          continue
+        }
+        var uploaded: [ObjectInfo] = []
+        var actions: [String] = []
+        for name in entry.names {
+          if let stop = outage.error {
+            report.outcomes.append(Outcome(blob: name, action: "skipped", deletedLocal: false, error: stop))
+            continue
+          }
+          do throws(RexstoreError) {
+            var found = local[name]
+            if found == nil { found = try source.stat(name) }
+            guard let info = found else {
+              throw RexstoreError(.notFound, "'\(name)' is named by profile '\(member.key)' of user '\(user)' but is not in '\(source.root)'")
+            }
+            try Migration.checkName(name)
+            let result = try migrate(info)
+            uploaded.append(result.1)
+            actions.append(result.0)
+          } catch {
+            report.outcomes.append(Outcome(blob: name, action: "failed", deletedLocal: false, error: error))
+          }
+        }
+        // Re-point only a record whose every sample is verified in the bucket.
+        guard uploaded.count == entry.names.count else {
+          for (name, action) in zip(entry.names, actions) {
+            report.outcomes.append(Outcome(blob: name, action: action, deletedLocal: false, error: nil))
+          }
+          continue
+        }
+        var moved = entry
+        moved.storage = "gcs"
+        moved.details = uploaded
+        moved.updatedAt = Timestamp.now().storedForm
+        entries.set(member.key, moved.json)
+        changed = true
+        report.repointed.append(user + "/" + member.key)
+        for (name, action) in zip(entry.names, actions) {
+          report.outcomes.append(Outcome(blob: name, action: action, deletedLocal: deleteLocal, error: nil))
+        }
+        if deleteLocal { deletions += entry.names }
+      }
+      guard changed else { continue }
+      document.set("voice_profiles", .object(entries))
+      do throws(RexstoreError) {
+        try dossiers.write(user: user, members: document)
+      } catch {
+        // Nothing re-pointed, so nothing local may go.
+        report.repointed.removeAll { $0.hasPrefix(user + "/") }
+        for index in report.outcomes.indices where deletions.contains(report.outcomes[index].blob) {
+          report.outcomes[index].deletedLocal = false
+          report.outcomes[index].action = "failed"
+          report.outcomes[index].error = error
+        }
+        continue
+      }
+      for name in deletions {
+        let gone = (try? source.delete(name)) ?? false
+        if !gone, let index = report.outcomes.lastIndex(where: { $0.blob == name }) { report.outcomes[index].deletedLocal = false }
+        if let slash = name.lastIndex(of: "/") { source.removeEmptyDirectory(String(name[..<slash])) }
+      }
+    }
+    return claimed
   }
 
   /// Uploads one object, create-only. An object already in GCS counts as migrated when it holds the
   /// same bytes, is replaced (conditionally on its generation) when the local copy was written after
   /// it, as by a `--force` put that fell back, and is a conflict otherwise.
   private func migrate(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
+    do throws(RexstoreError) {
+      return try attempt(info)
+    } catch {
+      // After the retry budget of one object is spent on an outage, the rest are not tried.
+      if FallbackObjectStore.isOutage(error) { outage.error = error }
+      throw error
+    }
+  }
+
+  private func attempt(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
     do throws(RexstoreError) {
       return ("uploaded", try upload(info, ifGenerationMatch: 0))
     } catch {
@@ -76,17 +216,22 @@ public struct Migration {
   }
 
   private func upload(_ info: ObjectInfo, ifGenerationMatch generation: Int64) throws(RexstoreError) -> ObjectInfo {
-    let file = try ByteSource.open(source.path(info.name))
+    // A file the app wrote has no recorded checksum: hash it first, so the upload is still verified.
+    // (Asked again, every recorded copy checked: a listing's checksums may be stale for a file the app
+    // rewrote in place since rexstore stored it.)
+    var md5 = try source.stat(info.name)?.md5
+    if md5 == nil { md5 = try localMD5(info.name) }
+    guard let file = try source.openForReading(info.name) else { throw RexstoreError.notFound("no object '\(info.name)'") }
     let uploaded = try gcs.put(
       info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), ifGenerationMatch: generation)
-    if let md5 = info.md5, uploaded.md5 != md5 {
+    if uploaded.md5 != md5 {
       throw RexstoreError(.ioError, "'\(info.name)' changed while it was uploaded; the local copy is kept")
     }
     return uploaded
   }
 
   private func localMD5(_ name: String) throws(RexstoreError) -> String {
-    let file = try ByteSource.open(source.path(name))
+    guard let file = try source.openForReading(name) else { throw RexstoreError.notFound("no object '\(name)'") }
     var hasher = ObjectHasher()
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 64)
     defer { buffer.deallocate() }
@@ -102,12 +247,5 @@ public struct Migration {
   static func checkName(_ name: String) throws(RexstoreError) {
     let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
     for part in parts.dropFirst() { _ = try ObjectName.segment(part, kind: "name") }
-  }
-
-  /// Profiles recorded as local whose samples are now all in GCS are recorded as GCS profiles.
-  private func updateProfileRecords(_ migrated: [String: ObjectInfo]) {
-    guard let records, records.exists, !migrated.isEmpty else { return }
-    let profiles = VoiceProfiles(records: records, objects: gcs)
-    _ = try? profiles.adoptMigrated(migrated)
   }
 }

@@ -24,6 +24,20 @@ public enum ObjectName {
     return text
   }
 
+  /// A segment of a name already stored (by the app or another client): like `segment`, but a
+  /// leading `.` is allowed. `whole` is the full name, for the message.
+  public static func storedSegment(_ text: String, in whole: String) throws(RexstoreError) -> String {
+    func reject(_ why: String) -> RexstoreError {
+      RexstoreError.usage("invalid blob '\(printable(whole))': \(why)")
+    }
+    if text.isEmpty { throw reject("empty path segment") }
+    if text == "." || text == ".." { throw reject("'.' or '..' segment") }
+    if text.utf8.count > maxSegmentBytes { throw reject("a segment longer than \(maxSegmentBytes) bytes") }
+    for byte in text.utf8 where byte < 0x20 || byte == 0x7F { throw reject("control characters") }
+    if text.unicodeScalars.contains("\u{FFFD}") { throw reject("must be valid UTF-8") }
+    return text
+  }
+
   /// Control characters shown escaped in error messages, so the message stays one line.
   static func printable(_ text: String) -> String {
     var out = ""
@@ -48,15 +62,25 @@ public struct AudioBlob: Sendable, Equatable {
     self.file = try ObjectName.segment(file, kind: "file name")
   }
 
-  /// Parses a full blob name as `audio get`/`rm` take it.
+  /// Parses a full blob name as `audio get`/`rm`/`sign` take it. Names the app itself writes are
+  /// accepted: a file name with a sub-path (`audio/u1/sub/dir.mp3`), a user id with a `/` (then
+  /// `user` is only its first segment, and `file` the rest), a segment starting with `.`. Every
+  /// segment must still be non-empty, not `.` or `..`, free of control characters and at most 255
+  /// bytes, so a name can never lead outside `audio/`. (The local root refuses dot-segments: they
+  /// are its temporary files' names.)
   public init(parsing name: String) throws(RexstoreError) {
     let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count == 3, parts[0] == "audio" else {
+    guard parts.count >= 3, parts[0] == "audio" else {
       throw RexstoreError.usage(
         "invalid blob '\(ObjectName.printable(name))': expected audio/USER/FILE")
     }
-    try self.init(user: String(parts[1]), file: String(parts[2]))
+    for part in parts.dropFirst() { _ = try ObjectName.storedSegment(String(part), in: name) }
+    self.user = String(parts[1])
+    self.file = parts.dropFirst(2).joined(separator: "/")
   }
+
+  /// The last segment: what a download into a directory calls the file.
+  public var baseName: String { String(file.split(separator: "/").last ?? Substring(file)) }
 
   public var name: String { "audio/\(user)/\(file)" }
   public static func prefix(user: String) -> String { "audio/\(user)/" }

@@ -51,6 +51,8 @@ import Testing
     let t = HTTPTimeouts(deadlineMilliseconds: 2_000, transferBytesPerSecond: 1024)
     #expect(t.deadline(forBodyBytes: 0) == 2_000)
     #expect(t.deadline(forBodyBytes: 10 * 1024) == 12_000)
+    #expect(t.deadline(forBodyBytes: 512) == 2_500)
+    #expect(t.deadline(forBodyBytes: Int64.max) == 2_000 + Int(Int32.max))
     #expect(HTTPTimeouts().deadline(forBodyBytes: 0) == 120_000)
   }
 }

@@ -75,8 +75,10 @@ public struct HTTPTimeouts: Sendable {
 
   /// The deadline of a request that moves `bytes` of body (sent and received).
   public func deadline(forBodyBytes bytes: Int64) -> Int {
-    let extra = bytes <= 0 ? 0 : Int(min(bytes / max(transferBytesPerSecond, 1) * 1000, Int64(Int32.max)))
-    return deadlineMilliseconds + extra
+    guard bytes > 0 else { return deadlineMilliseconds }
+    let (scaled, overflow) = bytes.multipliedReportingOverflow(by: 1000)
+    let extra = overflow ? Int64(Int32.max) : min(scaled / max(transferBytesPerSecond, 1), Int64(Int32.max))
+    return deadlineMilliseconds + Int(extra)
   }
 }
 

@@ -93,6 +93,12 @@ CURLcode rexstore_curl_setopt_read(CURL *handle, rexstore_curl_data_callback cal
   return code != CURLE_OK ? code : api.easy_setopt(handle, CURLOPT_READDATA, user);
 }
 
+CURLcode rexstore_curl_setopt_progress(CURL *handle, rexstore_curl_progress_callback callback, void *user) {
+  CURLcode code = api.easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+  if (code == CURLE_OK) code = api.easy_setopt(handle, CURLOPT_XFERINFODATA, user);
+  return code != CURLE_OK ? code : api.easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+}
+
 CURLcode rexstore_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
   return api.easy_getinfo(handle, info, value);
 }

@@ -10,23 +10,46 @@ public enum CLI {
     arguments: [String], environment: [String: String], workingDirectory: String, stdout: any OutputSink,
     stderr: any OutputSink
   ) -> Int32 {
+    run(
+      arguments: RawArguments(words: arguments, invalid: []), environment: environment,
+      workingDirectory: workingDirectory, stdout: stdout, stderr: stderr)
+  }
+
+  /// Runs one invocation from argv as bytes: words that are not valid UTF-8 are refused (exit 64).
+  ///
+  /// `invalidEnvironment` names the variables whose values were not valid UTF-8; configuration refuses
+  /// to use any of them (exit 78) rather than open a file under a mangled name.
+  public static func run(
+    arguments raw: RawArguments, environment: [String: String], invalidEnvironment: Set<String> = [],
+    workingDirectory: String, stdout: any OutputSink, stderr: any OutputSink
+  ) -> Int32 {
+    let arguments = raw.words
     do {
-      switch try Parser.parse(arguments) {
+      let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid)
+      switch parsed {
       case .version:
         try stdout.write("rexstore \(version)\n")
         return ExitStatus.success
       case .help(let group, let command):
         try stdout.write(Help.text(group: group, command: command))
+        // Help wins over the rest of the line, but a mistyped name there deserves a word.
+        if !ignored.isEmpty, !arguments.contains("--quiet") {
+          let words = ignored.map { "'\(Echo.capped($0))'" }.joined(separator: ", ")
+          try? stderr.write(
+            JSONValue.record(["warning": .string("ignored \(words): --help shows the help of the command named before it")])
+              .serialized(.compact) + "\n")
+        }
         return ExitStatus.success
       case .run(let invocation):
         let runtime = Runtime(
           environment: environment, workingDirectory: workingDirectory, options: invocation.options,
           stdout: stdout, stderr: stderr)
+        runtime.invalidEnvironment = invalidEnvironment
         let output = try invocation.command.run(invocation, runtime)
         return try emit(output, runtime: runtime)
       }
     } catch {
-      report(error, to: stderr)
+      report(Echo.capping(error, arguments: arguments), to: stderr)
       return ExitStatus.of(error.code)
     }
   }
@@ -67,8 +90,9 @@ public enum CLI {
 
 extension CLI {
   /// The process entry point: reads the environment block and working directory, runs, flushes stdout.
-  public static func main(arguments: [String], environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+  public static func main(arguments: RawArguments, environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var environment: [String: String] = [:]
+    var invalidEnvironment: Set<String> = []
     var entry = environ
     while let pointer = entry.pointee {
       // Byte-level split: this runs on every call, and Character-level search showed in profiles.
@@ -77,7 +101,13 @@ extension CLI {
         let text = UnsafeBufferPointer(start: bytes, count: length)
         if let eq = text.firstIndex(of: UInt8(ascii: "=")) {
           let key = String(decoding: UnsafeBufferPointer(rebasing: text[..<eq]), as: UTF8.self)
-          environment[key] = String(decoding: UnsafeBufferPointer(rebasing: text[(eq + 1)...]), as: UTF8.self)
+          let raw = UnsafeBufferPointer(rebasing: text[(eq + 1)...])
+          if let value = String(validating: raw, as: UTF8.self) {
+            environment[key] = value
+          } else {
+            environment[key] = RawArguments.escaped(Array(raw))
+            invalidEnvironment.insert(key)
+          }
         }
       }
       entry += 1
@@ -86,7 +116,9 @@ extension CLI {
     let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
     let stdout = FileSink(fd: 1)
     let stderr = FileSink(fd: 2)
-    var status = run(arguments: arguments, environment: environment, workingDirectory: cwd, stdout: stdout, stderr: stderr)
+    var status = run(
+      arguments: arguments, environment: environment, invalidEnvironment: invalidEnvironment, workingDirectory: cwd,
+      stdout: stdout, stderr: stderr)
     do {
       try stdout.flush()
     } catch {

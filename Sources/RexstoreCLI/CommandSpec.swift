@@ -135,3 +135,8 @@ public struct GroupSpec: Sendable {
 
   public var hasVerbs: Bool { commands.first?.verb != nil }
 }
+
+extension CompletionKind {
+  /// A file or directory name: bytes for the file system, not text to store.
+  var isPath: Bool { self == .file || self == .directory }
+}

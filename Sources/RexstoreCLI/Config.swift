@@ -35,6 +35,8 @@ public struct Config: Sendable {
   public var gcsRetries: Setting
   public var gcsRetryDelay: Setting
   public var gcsTimeout: Setting
+  /// The most one GCS request may take in all (a request moving a body gets more, by its size).
+  public var gcsDeadline: Setting
   /// How long an outage one invocation saw sends later ones straight to the fallback.
   public var outageWindow: Setting
   /// `GCE_METADATA_HOST`, for the metadata server's tokens.
@@ -60,7 +62,7 @@ public struct Config: Sendable {
   /// Keys a config file may hold; anything else is an ops typo and fails loudly.
   static let fileKeys: Set<String> = [
     "root", "db", "objects", "app_dir", "dossiers", "busy_timeout", "backend", "bucket", "credentials", "no_fallback", "gcs_endpoint",
-    "gcs_retries", "gcs_retry_delay", "gcs_timeout", "outage_window",
+    "gcs_retries", "gcs_retry_delay", "gcs_timeout", "outage_window", "gcs_deadline",
   ]
 
   public var json: JSONValue {
@@ -71,7 +73,7 @@ public struct Config: Sendable {
       "bucket": bucket?.json ?? .null, "credentials": credentials?.json ?? .null, "gcs_enabled": gcsEnabled.json,
       "emulator_host": emulatorHost?.json ?? .null, "gcs_endpoint": gcsEndpoint?.json ?? .null,
       "no_fallback": noFallback.json, "gcs_retries": gcsRetries.json, "gcs_retry_delay": gcsRetryDelay.json,
-      "gcs_timeout": gcsTimeout.json, "outage_window": outageWindow.json, "metadata_host": metadataHost?.json ?? .null,
+      "gcs_timeout": gcsTimeout.json, "outage_window": outageWindow.json, "gcs_deadline": gcsDeadline.json, "metadata_host": metadataHost?.json ?? .null,
     ])
   }
 
@@ -129,6 +131,12 @@ public struct Config: Sendable {
     objects.value = absolute(objects.value)
     var dossiers = pick("dossiers", "REXSTORE_DOSSIERS", "dossiers") ?? derived("/dossiers", fallback: "/dossiers")
     dossiers.value = absolute(dossiers.value)
+    if objects.source == "default" || database.source == "default" {
+      try checkKind(root, directory: true, what: "data root")
+    }
+    try checkKind(objects, directory: true, what: "local object root")
+    try checkKind(database, directory: false, what: "database")
+    try checkKind(dossiers, directory: true, what: "dossiers directory")
     let busy = pick("busy-timeout", "REXSTORE_BUSY_TIMEOUT", "busy_timeout") ?? Setting(value: "5s", source: "default")
     let micros: Int64
     do {
@@ -182,10 +190,39 @@ public struct Config: Sendable {
       gcsEndpoint: pick("", "REXSTORE_GCS_ENDPOINT", "gcs_endpoint"), noFallback: noFallback, gcsRetries: retries,
       gcsRetryDelay: try duration("REXSTORE_GCS_RETRY_DELAY", "gcs_retry_delay", "500ms"),
       gcsTimeout: try duration("REXSTORE_GCS_TIMEOUT", "gcs_timeout", "60s"),
+      gcsDeadline: try duration("REXSTORE_GCS_DEADLINE", "gcs_deadline", "2m"),
       outageWindow: try duration("REXSTORE_OUTAGE_WINDOW", "outage_window", "30s"),
       metadataHost: nonEmpty(environment["GCE_METADATA_HOST"]).map { Setting(value: $0, source: "env:GCE_METADATA_HOST") },
       cacheDirectory: xdg("XDG_CACHE_HOME", ".cache", environment).map { $0 + "/rexstore" }, wellKnownCredentialsPath: adc,
       temporaryDirectory: environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp")
+  }
+
+  /// A path setting that names the wrong kind of file is a configuration error (78): the object root
+  /// must be a directory, the database a regular file (each may be a symlink to one, or not exist yet).
+  static func checkKind(_ setting: Setting, directory: Bool, what: String) throws(RexstoreError) {
+    var info = stat()
+    guard stat(setting.value, &info) == 0 else {
+      guard errno == ENOTDIR else { return }
+      throw RexstoreError(
+        .config, "\(what) '\(setting.value)' (\(setting.source)): a component of the path is not a directory")
+    }
+    let kind = info.st_mode & S_IFMT
+    if directory, kind != S_IFDIR {
+      throw RexstoreError(.config, "\(what) '\(setting.value)' (\(setting.source)) is not a directory")
+    }
+    if !directory, kind != S_IFREG {
+      throw RexstoreError(
+        .config, "\(what) '\(setting.value)' (\(setting.source)) is not a regular file"
+          + (kind == S_IFDIR ? " but a directory" : ""))
+    }
+  }
+
+  /// Whether configuration reads the variable `name` (all `REXSTORE_*`, and the app's and the platform's).
+  static func readsVariable(_ name: String) -> Bool {
+    name.hasPrefix("REXSTORE_") || [
+      "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "TMPDIR", "GOOGLE_APPLICATION_CREDENTIALS",
+      "GCS_BUCKET_NAME", "ENABLE_GCS_STORAGE", "STORAGE_EMULATOR_HOST", "GCE_METADATA_HOST", "CLOUDSDK_CONFIG",
+    ].contains(name)
   }
 
   /// `$XDG_*_HOME` if absolute (the spec says relative values are ignored), else `$HOME/<fallback>`.
@@ -196,7 +233,8 @@ public struct Config: Sendable {
   }
 
   static func readConfigFile(_ path: String) throws(RexstoreError) -> [String: String] {
-    let text = try FileSystem.readSmallFile(path, limit: 1 << 20)
+    // Missing, unreadable, a directory, a FIFO, too big: all configuration errors (78).
+    let text = try ConfigurationFile.read(path, what: "config file")
     let json: JSONValue
     do {
       json = try JSONParser.parse(text)

@@ -24,7 +24,9 @@ extension Config {
       retry: RetryPolicy(
         attempts: Int(gcsRetries.value) ?? 5, baseDelayMilliseconds: milliseconds(gcsRetryDelay),
         maxDelayMilliseconds: max(milliseconds(gcsRetryDelay), 16_000)),
-      timeouts: HTTPTimeouts(connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout))
+      timeouts: HTTPTimeouts(
+        connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout,
+        deadlineMilliseconds: max(1, milliseconds(gcsDeadline))))
     settings.spoolDirectory = objects.value + "/.rexstore-spool"
     settings.temporaryDirectory = temporaryDirectory
     return settings
@@ -92,7 +94,12 @@ extension Runtime {
     if singleAttempt { settings.retry.attempts = 1 }
     if probe {
       settings.retry.attempts = min(settings.retry.attempts, 2)
-      settings.timeouts = HTTPTimeouts(connectMilliseconds: 3_000, stallSeconds: 5)
+      // A monitoring check must answer: each probe request gets at most 10 s in all (less if
+      // gcs_deadline says so), two tries.
+      settings.timeouts = HTTPTimeouts(
+        connectMilliseconds: 3_000, stallSeconds: 5,
+        deadlineMilliseconds: min(10_000, settings.timeouts.deadlineMilliseconds))
+      settings.retry.deadlineMilliseconds = min(settings.retry.deadlineMilliseconds, 10_000)
     }
     let credentials = try config.gcsCredentials()
     return try GCSObjectStore(

@@ -27,36 +27,69 @@ public enum ParseResult: Sendable {
 /// is a value, not an option.
 public enum Parser {
   public static func parse(_ argv: [String], table: [GroupSpec] = CommandTable.groups) throws(RexstoreError) -> ParseResult {
+    try parse(argv, invalidUTF8: [], table: table).result
+  }
+
+  /// Parses argv; `invalidUTF8` names the words that were not valid UTF-8 (see `RawArguments`). With
+  /// `-h`/`--help` anywhere before `--` the answer is help, whatever else the line holds: words that
+  /// name nothing are skipped and returned as `ignored`, for a warning.
+  public static func parse(
+    _ argv: [String], invalidUTF8: Set<Int>, table: [GroupSpec] = CommandTable.groups
+  ) throws(RexstoreError) -> (result: ParseResult, ignored: [String]) {
     var options: [String: [String]] = [:]
     var positionals: [String] = []
     var group: GroupSpec?
     var command: CommandSpec?
-    var helpRequested = false
     var versionRequested = false
     var afterDashDash = false
     var index = 0
+    var ignored: [String] = []
+    /// The first argument refused for its bytes; thrown once parsing is done (help still wins).
+    var badBytes: RexstoreError?
+
+    // DESIGN §3: --help anywhere means help and touches nothing, so look for it first.
+    let helpRequested = (argv.firstIndex(of: "--") ?? argv.count) > 0
+      && argv[..<(argv.firstIndex(of: "--") ?? argv.count)].contains { $0 == "-h" || $0 == "--help" }
 
     func known() -> [OptionSpec] { (command?.options ?? []) + CommandTable.globalOptions }
 
+    func refuseBytes(at position: Int, name: String, isPath: Bool) {
+      guard invalidUTF8.contains(position), badBytes == nil else { return }
+      badBytes = isPath
+        ? RexstoreError.usage(
+          "\(name) is not valid UTF-8: paths that are not valid UTF-8 are not supported",
+          hint: "rename the file, or reach it through a symlink whose name is valid UTF-8")
+        : RexstoreError.usage("\(name) is not valid UTF-8", hint: "text arguments must be valid UTF-8")
+    }
+
     while index < argv.count {
       let token = argv[index]
+      let position = index
       index += 1
       if !afterDashDash, token == "--" {
         afterDashDash = true
         continue
       }
       if !afterDashDash, token.hasPrefix("-"), token != "-", !looksNumeric(token) {
-        if token == "-h" || token == "--help" {
-          helpRequested = true
-          continue
-        }
+        if token == "-h" || token == "--help" { continue }
         if token == "--version" {
           versionRequested = true
           continue
         }
-        let (spec, inline) = try lookupOption(token, in: known(), command: command)
+        let spec: OptionSpec
+        let inline: String?
+        do {
+          (spec, inline) = try lookupOption(token, in: known(), command: command)
+        } catch {
+          if helpRequested {
+            ignored.append(token)
+            continue
+          }
+          throw error
+        }
         if spec.isSwitch {
           if inline != nil {
+            if helpRequested { continue }
             throw usage("option --\(spec.long) takes no value", command: command)
           }
           options[spec.long, default: []].append("")
@@ -65,13 +98,16 @@ public enum Parser {
         let value: String
         if let inline {
           value = inline
+          refuseBytes(at: position, name: "--\(spec.long)", isPath: spec.completion.isPath)
         } else {
           guard index < argv.count, !(argv[index].hasPrefix("-") && argv[index] != "-" && !looksNumeric(argv[index])) else {
+            if helpRequested { continue }
             throw usage(
               "missing value for --\(spec.long)", command: command,
               hint: "write --\(spec.long)=VALUE for a value that starts with '-'")
           }
           value = argv[index]
+          refuseBytes(at: index, name: "--\(spec.long)", isPath: spec.completion.isPath)
           index += 1
         }
         options[spec.long, default: []].append(value)
@@ -80,7 +116,10 @@ public enum Parser {
       // A positional word: the group, then the verb, then arguments.
       if group == nil {
         guard let found = table.first(where: { $0.name == token }) else {
-          if helpRequested { break }
+          if helpRequested {
+            ignored.append(token)
+            break
+          }
           throw unknownCommand(token, candidates: table.map(\.name), what: "command")
         }
         group = found
@@ -89,7 +128,10 @@ public enum Parser {
       }
       if command == nil, let group {
         guard let found = group.commands.first(where: { $0.verb == token }) else {
-          if helpRequested { break }
+          if helpRequested {
+            ignored.append(token)
+            break
+          }
           throw unknownCommand(
             token, candidates: group.commands.compactMap(\.verb), what: "\(group.name) verb",
             usage: "rexstore \(group.name) <\(group.commands.compactMap(\.verb).joined(separator: "|"))>")
@@ -97,11 +139,16 @@ public enum Parser {
         command = found
         continue
       }
+      if let command, !command.arguments.isEmpty {
+        let spec = command.arguments[min(positionals.count, command.arguments.count - 1)]
+        refuseBytes(at: position, name: "argument \(spec.name)", isPath: spec.completion.isPath)
+      }
       positionals.append(token)
     }
 
-    if versionRequested, !helpRequested { return .version }
-    if helpRequested { return .help(group: group, command: command) }
+    if versionRequested, !helpRequested { return (.version, ignored) }
+    if helpRequested { return (.help(group: group, command: command), ignored) }
+    if let badBytes { throw badBytes }
     guard let group else {
       throw RexstoreError.usage("no command given", hint: "run 'rexstore --help' for the list of commands")
     }
@@ -116,12 +163,12 @@ public enum Parser {
       throw usage("missing argument \(missing)", command: command)
     }
     if positionals.count > command.arguments.count, command.arguments.last?.variadic != true {
-      throw usage("unexpected argument '\(positionals[command.arguments.count])'", command: command)
+      throw usage("unexpected argument '\(Echo.capped(positionals[command.arguments.count]))'", command: command)
     }
     for spec in known() where !spec.repeatable && (options[spec.long]?.count ?? 0) > 1 && !spec.isSwitch {
       options[spec.long] = [options[spec.long]!.last!]
     }
-    return .run(Invocation(command: command, options: options, arguments: positionals))
+    return (.run(Invocation(command: command, options: options, arguments: positionals)), ignored)
   }
 
   /// `-5`, `-0.25` and `-1e3` are values (a negative pattern value), never options.
@@ -146,13 +193,13 @@ public enum Parser {
       if let spec = specs.first(where: { $0.long == name }) { return (spec, inline) }
       let suggestion = Suggest.closest(to: String(name), in: specs.map(\.long)).map { "did you mean '--\($0)'?" }
       throw RexstoreError(
-        .unknownOption, "unknown option '--\(name)'" + (command.map { " for '\($0.name)'" } ?? ""),
+        .unknownOption, "unknown option '--\(Echo.capped(String(name)))'" + (command.map { " for '\($0.name)'" } ?? ""),
         hint: suggestion ?? helpHint(command))
     }
     let chars = Array(token.dropFirst())
     if chars.count == 1, let spec = specs.first(where: { $0.short == chars[0] }) { return (spec, nil) }
     throw RexstoreError(
-      .unknownOption, "unknown option '\(token)'" + (command.map { " for '\($0.name)'" } ?? ""),
+      .unknownOption, "unknown option '\(Echo.capped(token))'" + (command.map { " for '\($0.name)'" } ?? ""),
       hint: "long options take two dashes; " + helpHint(command))
   }
 
@@ -165,7 +212,7 @@ public enum Parser {
   ) -> RexstoreError {
     let hint = Suggest.closest(to: token, in: candidates).map { "did you mean '\($0)'?" }
     return RexstoreError(
-      .unknownCommand, "unknown \(what) '\(token)'", hint: hint ?? "run 'rexstore --help' for the list of commands")
+      .unknownCommand, "unknown \(what) '\(Echo.capped(token))'", hint: hint ?? "run 'rexstore --help' for the list of commands")
   }
 
   private static func usage(_ message: String, command: CommandSpec?, hint: String? = nil) -> RexstoreError {

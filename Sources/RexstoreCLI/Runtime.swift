@@ -8,6 +8,8 @@ public final class Runtime {
   let globalOptions: [String: [String]]
   let stdout: any OutputSink
   let stderr: any OutputSink
+  /// Variables whose values were not valid UTF-8 (their text here is an escaped stand-in).
+  var invalidEnvironment: Set<String> = []
   private var resolved: Config?
   private var openedStore: Store?
 
@@ -24,6 +26,11 @@ public final class Runtime {
 
   public func config() throws(RexstoreError) -> Config {
     if let resolved { return resolved }
+    // A setting read from a variable that is not valid UTF-8 would name a different file: refuse.
+    if let name = invalidEnvironment.filter(Config.readsVariable).sorted().first {
+      throw RexstoreError(
+        .config, "environment variable \(name) is not valid UTF-8: paths and settings that are not valid UTF-8 are not supported")
+    }
     let config = try Config.resolve(options: globalOptions, environment: environment, workingDirectory: workingDirectory)
     resolved = config
     return config

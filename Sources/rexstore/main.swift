@@ -1,5 +1,5 @@
 import Glibc
 import RexstoreCLI
 
-// argv and the environment go in; an exit status comes out. Everything else lives in RexstoreCLI.
-exit(CLI.main(arguments: Array(CommandLine.arguments.dropFirst()), environ: environ))
+// argv (as bytes) and the environment go in; an exit status comes out. Everything else lives in RexstoreCLI.
+exit(CLI.main(arguments: RawArguments.fromProcess(), environ: environ))

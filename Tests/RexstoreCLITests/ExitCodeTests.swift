@@ -37,6 +37,9 @@ import Testing
     Case(argv: ["--busy-timeout", "5", "pattern", "list", "1"], status: 64, code: "usage"),
     Case(argv: ["completion", "tcsh"], status: 64, code: "usage"),
     Case(argv: ["help", "nothing"], status: 64, code: "unknown_command"),
+    Case(argv: ["context", "add", "1", "k", "v", "--expires-at", "0000-06-01T00:00:00Z"], status: 64, code: "usage"),
+    Case(argv: ["context", "add", "1", "k", "v", "--expires-at", "0001-01-01T00:30:00+01:00"], status: 64, code: "usage"),
+    Case(argv: ["context", "add", "1", "k", "v", "--expires-at", "9999-12-31T23:30:00-01:00"], status: 64, code: "usage"),
   ]
 
   static let dataCases: [Case] = [
@@ -93,10 +96,11 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: h.root + "/data"))
   }
 
+  /// A path setting naming the wrong kind of file is a configuration error (DESIGN §8), for reads and writes.
   @Test func aDirectoryIsNotADatabase() {
     let h = Harness()
-    #expect(h.run("--db", h.root, "pattern", "get", "1", "t", "k").errorCode == "no_input")
-    #expect(h.run("--db", h.root, "pattern", "set", "1", "t", "k", "v").errorCode == "cannot_create")
+    #expect(h.run("--db", h.root, "pattern", "get", "1", "t", "k").errorCode == "config")
+    #expect(h.run("--db", h.root, "pattern", "set", "1", "t", "k", "v").status == 78)
   }
 
   @Test func notFoundIsExitOne() {
@@ -144,7 +148,7 @@ import Testing
     #expect(r.status == 78)
     #expect(r.errorCode == "config")
     let missing = h.run("--config", h.root + "/nope.json", "pattern", "list", "1")
-    #expect(missing.status == 66)
+    #expect(missing.status == 78)
     let noHome = h.run(["pattern", "list", "1"], env: ["HOME": "", "REXSTORE_ROOT": ""])
     #expect(noHome.status == 78)
   }

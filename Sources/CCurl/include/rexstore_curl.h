@@ -28,6 +28,12 @@ CURLcode rexstore_curl_setopt_write(CURL *handle, rexstore_curl_data_callback ca
 CURLcode rexstore_curl_setopt_header(CURL *handle, rexstore_curl_data_callback callback, void *user);
 CURLcode rexstore_curl_setopt_read(CURL *handle, rexstore_curl_data_callback callback, void *user);
 
+/// curl's CURLOPT_XFERINFOFUNCTION prototype (with void* user data); non-zero aborts the transfer.
+typedef int (*rexstore_curl_progress_callback)(void *user, curl_off_t dltotal, curl_off_t dlnow,
+                                               curl_off_t ultotal, curl_off_t ulnow);
+/// Installs the progress callback and turns progress reporting on (CURLOPT_NOPROGRESS 0).
+CURLcode rexstore_curl_setopt_progress(CURL *handle, rexstore_curl_progress_callback callback, void *user);
+
 CURLcode rexstore_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 
 struct curl_slist *rexstore_curl_slist_append(struct curl_slist *list, const char *text);

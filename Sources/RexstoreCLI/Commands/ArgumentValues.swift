@@ -62,6 +62,11 @@ extension Invocation {
     guard hasOffset, let ts = Timestamp.parse(text) else {
       throw RexstoreError.usage("--\(long) must be an RFC 3339 time, got '\(text)'", hint: "e.g. 2026-11-28T12:00:00Z")
     }
+    // Years 0001 to 9999 in UTC: outside them the four-digit form (and text ordering) breaks down.
+    guard ts >= Timestamp.earliestStorable, ts <= Timestamp.latestStorable else {
+      throw RexstoreError.usage(
+        "--\(long) must fall within the years 0001 to 9999 (UTC), got '\(text)'", hint: "e.g. 2026-11-28T12:00:00Z")
+    }
     return ts
   }
 

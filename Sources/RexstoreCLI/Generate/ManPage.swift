@@ -123,6 +123,11 @@ enum ManPage {
       .It Ev REXSTORE_GCS_RETRIES , Ev REXSTORE_GCS_RETRY_DELAY , Ev REXSTORE_GCS_TIMEOUT
       tries per GCS request (default 5), the first retry's wait (500ms, doubling, with full jitter),
       and how long a transfer may stall (60s).
+      .It Ev REXSTORE_GCS_DEADLINE
+      the most one GCS request may take in all (default 2m), plus one second per 64 KiB of body it
+      moves; the probe of
+      .Cm health
+      gets at most 10s.
       .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev XDG_CACHE_HOME , Ev HOME
       locate the default data root, config file and token cache.
       .El
@@ -134,7 +139,7 @@ enum ManPage {
       the default database, created with mode 0600 in a 0700 directory.
       .It Pa $XDG_CONFIG_HOME/rexstore/config.json
       optional config file: a JSON object with the keys root, db, objects, busy_timeout, backend, bucket,
-      credentials, no_fallback, gcs_endpoint, gcs_retries, gcs_retry_delay and gcs_timeout.
+      credentials, no_fallback, gcs_endpoint, gcs_retries, gcs_retry_delay, gcs_timeout and gcs_deadline.
       .It Pa $XDG_CACHE_HOME/rexstore/token-*.json
       cached GCS access tokens, mode 0600, reused until five minutes before they expire.
       .El

@@ -146,7 +146,8 @@ final class GCSClient {
   func failure(_ what: String, _ response: HTTPResponse) -> RexstoreError {
     var detail = "HTTP \(response.status)"
     if let json = try? JSONParser.parse(response.text), case .string(let message)? = json["error"]?["message"] {
-      detail += ": " + message
+      // The server's words, redacted and capped: they may quote a token or a signed URL back.
+      detail += ": " + ServerText.shown(message)
     }
     let message = "cannot \(what): GCS answered \(detail)"
     switch response.status {

@@ -53,10 +53,10 @@ struct GCSDownload {
     let transcoded = state.storedEncoding == "gzip" && state.encoding != "gzip"
     let expected = GCSDownload.parseHashes(transcoded ? nil : state.hashes)
     if let md5 = expected.md5, md5 != sums.md5 {
-      throw RexstoreError(.ioError, "\(what): MD5 \(sums.md5) does not match GCS's \(md5); the copy is damaged")
+      throw RexstoreError(.ioError, "\(what): MD5 \(sums.md5) does not match GCS's \(ServerText.shown(md5)); the copy is damaged")
     }
     if let crc = expected.crc32c, crc != sums.crc32c {
-      throw RexstoreError(.ioError, "\(what): CRC32C \(sums.crc32c) does not match GCS's \(crc); the copy is damaged")
+      throw RexstoreError(.ioError, "\(what): CRC32C \(sums.crc32c) does not match GCS's \(ServerText.shown(crc)); the copy is damaged")
     }
     return ObjectInfo(
       name: name, size: state.received, md5: sums.md5, crc32c: sums.crc32c, contentType: state.contentType,

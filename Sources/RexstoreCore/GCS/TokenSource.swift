@@ -83,11 +83,15 @@ public final class TokenSource: @unchecked Sendable {
       }
     }
     guard response.status == 200 else {
-      // The endpoint's own words (invalid_grant, ...) help; they never contain the key or a token.
+      // The endpoint's own words (invalid_grant, ...) help, but a server may quote the assertion or
+      // the refresh token back: they are shown redacted and capped.
       var reason = "HTTP \(response.status)"
       if let json = try? JSONParser.parse(response.text) {
-        if case .string(let code)? = json["error"] { reason += " \(code)" }
-        if case .string(let text)? = json["error_description"] { reason += ": \(text)" }
+        var words = ""
+        if case .string(let code)? = json["error"] { words += " \(code)" }
+        if case .string(let message)? = json["error"]?["message"] { words += " \(message)" }
+        if case .string(let text)? = json["error_description"] { words += ": \(text)" }
+        reason += ServerText.shown(words)
       }
       throw RexstoreError(.permissionDenied, "the \(issuer) token endpoint refused the credentials (\(reason))")
     }

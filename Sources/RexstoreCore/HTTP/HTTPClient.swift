@@ -52,15 +52,33 @@ public enum HTTPFailure: Error {
   case local(RexstoreError)
 }
 
-/// How long to wait: for the connection, and for a transfer that has stopped moving. A stall, not
-/// a total deadline, bounds big transfers, so a 1 GiB upload on a slow link is not cut off.
+/// How long to wait: for the connection, for a transfer that has stopped moving, and in all. The stall
+/// limit alone would let a server that trickles a byte a second hold a request for ever, so every request
+/// also has a deadline: `deadlineMilliseconds` for one without a body to move (a listing, a metadata
+/// read, a token), plus one second per `transferBytesPerSecond` bytes of the body it sends or receives,
+/// so a 1 GiB upload on a slow link is not cut off while a stuck listing still is.
 public struct HTTPTimeouts: Sendable {
   public var connectMilliseconds: Int
   public var stallSeconds: Int
+  public var deadlineMilliseconds: Int
+  public var transferBytesPerSecond: Int64
 
-  public init(connectMilliseconds: Int = 10_000, stallSeconds: Int = 60) {
+  public init(
+    connectMilliseconds: Int = 10_000, stallSeconds: Int = 60, deadlineMilliseconds: Int = 120_000,
+    transferBytesPerSecond: Int64 = 64 * 1024
+  ) {
     self.connectMilliseconds = connectMilliseconds
     self.stallSeconds = stallSeconds
+    self.deadlineMilliseconds = deadlineMilliseconds
+    self.transferBytesPerSecond = transferBytesPerSecond
+  }
+
+  /// The deadline of a request that moves `bytes` of body (sent and received).
+  public func deadline(forBodyBytes bytes: Int64) -> Int {
+    guard bytes > 0 else { return deadlineMilliseconds }
+    let (scaled, overflow) = bytes.multipliedReportingOverflow(by: 1000)
+    let extra = overflow ? Int64(Int32.max) : min(scaled / max(transferBytesPerSecond, 1), Int64(Int32.max))
+    return deadlineMilliseconds + Int(extra)
   }
 }
 
@@ -149,8 +167,26 @@ public final class HTTPClient {
       _ = rexstore_curl_setopt_read(handle, readCallback, context.toOpaque())
     }
 
+    // The deadline: fixed for a request with no body to move; a body's size (the upload's length, a
+    // download's Content-Length once known) adds to it, checked as the transfer progresses.
+    transfer.started = Monotonic.milliseconds()
+    transfer.timeouts = timeouts
+    transfer.sentBytes = length
+    transfer.countsDownload = sink != nil
+    transfer.allowance = timeouts.deadline(forBodyBytes: length)
+    if length == 0, sink == nil {
+      _ = rexstore_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeouts.deadlineMilliseconds)
+    }
+    _ = rexstore_curl_setopt_progress(handle, progressCallback, context.toOpaque())
+
     let code = rexstore_curl_easy_perform(handle)
     if let failure = transfer.failure { throw .local(failure) }
+    if transfer.timedOut || (code == CURLE_OPERATION_TIMEDOUT && length == 0 && sink == nil
+      && Monotonic.milliseconds() - transfer.started >= timeouts.deadlineMilliseconds)
+    {
+      throw .transport(
+        message: "no complete answer within the \(transfer.allowance / 1000) s deadline (gcs_deadline)", retryable: true)
+    }
     guard code == CURLE_OK else {
       let message = String(cString: rexstore_curl_easy_strerror(code))
       throw .transport(message: message, retryable: HTTPClient.retryableCodes.contains(code.rawValue))
@@ -173,6 +209,21 @@ private final class Transfer {
   var failure: RexstoreError?
   var onHead: ((Int, [String: String]) -> Void)?
   static let errorBodyLimit = 64 * 1024
+  var started = 0
+  var timeouts = HTTPTimeouts()
+  var sentBytes: Int64 = 0
+  var countsDownload = false
+  var timedOut = false
+  /// The deadline in force, in milliseconds from `started`.
+  var allowance = 0
+
+  /// Whether the request has run past its deadline, given what curl knows of the download's size.
+  /// A download of unknown length (no Content-Length) is scaled by what has arrived so far.
+  func overDeadline(downloadTotal: Int64, downloaded: Int64) -> Bool {
+    allowance = timeouts.deadline(forBodyBytes: sentBytes + (countsDownload ? max(downloadTotal, downloaded, 0) : 0))
+    if Monotonic.milliseconds() - started > allowance { timedOut = true }
+    return timedOut
+  }
 
   init(sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)?) { self.sink = sink }
 
@@ -240,6 +291,11 @@ private let headerCallback: rexstore_curl_data_callback = { data, size, count, u
   let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
   transfer.header(UnsafeRawBufferPointer(start: data, count: size * count))
   return size * count
+}
+
+private let progressCallback: rexstore_curl_progress_callback = { user, downloadTotal, downloaded, _, _ in
+  let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+  return transfer.overDeadline(downloadTotal: Int64(downloadTotal), downloaded: Int64(downloaded)) ? 1 : 0
 }
 
 /// CURL_READFUNC_ABORT: stop the upload, the reader failed.

@@ -17,6 +17,9 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable {
   /// 9999-12-31T23:59:59.999999Z: later times would need five-digit years and would no longer sort
   /// correctly as text, which the app's `expires_at < now` relies on.
   public static let latestStorable = Timestamp(microseconds: 253_402_300_799_999_999)
+  /// 0001-01-01T00:00:00Z: earlier times have no four-digit year (year 0 would print as `0000` or, after
+  /// an offset, as a negative year).
+  public static let earliestStorable = Timestamp(microseconds: -62_135_596_800_000_000)
 
   public func adding(microseconds delta: Int64) -> Timestamp {
     let (sum, overflow) = microseconds.addingReportingOverflow(delta)

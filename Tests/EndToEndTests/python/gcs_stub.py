@@ -16,7 +16,8 @@ Control API (never needs auth, never logged, never faulted):
 Rule: {"method": "PUT"|null, "path_contains": "...", "query_contains": "...", "times": 1, "action": {...}}
 Actions (may combine): {"status": 503, "retry_after": S, "persist_bytes": K, "message": "..."},
   {"reset_after_request_bytes": K}, {"reset_after_response_bytes": K}, {"stall_seconds": S},
-  {"corrupt_response_body": true}.
+  {"corrupt_response_body": true}, {"trickle_bytes_per_second": N} (the answer's body is sent N bytes a
+  second), {"status": 400, "body": {...} or "text"} (the error answered with exactly this body).
 """
 import argparse
 import base64
@@ -295,6 +296,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.1)  # let the partial body reach the client before the reset
             self.abort()
             return
+        rate = fault.get("trickle_bytes_per_second")
+        if rate and has_body:
+            # A server that never stalls long enough for a low-speed limit, but never finishes either.
+            self.wfile.flush()
+            for i in range(0, len(body), int(rate)):
+                self.wfile.write(body[i:i + int(rate)])
+                self.wfile.flush()
+                time.sleep(1)
+            return
         if has_body:
             self.wfile.write(body)
 
@@ -354,6 +364,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.persist_partial(int(action["persist_bytes"]))
             status = int(action["status"])
             headers = [("Retry-After", str(action["retry_after"]))] if "retry_after" in action else []
+            if "body" in action:
+                body = action["body"]
+                return self.respond(status, body if isinstance(body, (dict, list)) else str(body).encode(),
+                                    headers=headers) or True
             self.respond_error(status, action.get("message", f"Injected fault: HTTP {status}"), headers=headers)
             return True
         self.response_fault = action

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+@testable import RexstoreCLI
+@testable import RexstoreCore
+
+/// Issue 8, command-line side: argv bytes that are not UTF-8, `--help` anywhere, configuration and
+/// path settings of the wrong kind, out-of-range times and long arguments echoed in errors.
+@Suite struct SafetyCLITests {
+  /// Runs argv given as bytes, as `main` does.
+  func run(_ h: Harness, _ argv: [[UInt8]]) -> Harness.Result {
+    let out = MemorySink()
+    let err = MemorySink()
+    let status = CLI.run(
+      arguments: RawArguments(argv), environment: h.environment, workingDirectory: h.root, stdout: out, stderr: err)
+    return Harness.Result(status: status, stdout: out.text, stderr: err.text)
+  }
+
+  static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+  static let bad: [UInt8] = [0x74, 0xFF, 0xFE]  // "t" and two bytes that never occur in UTF-8
+
+  /// Each text argument of a storing command, with invalid UTF-8 in it, and the name the error gives.
+  static let textCases: [([[UInt8]], String)] = [
+    ([bytes("pattern"), bytes("set"), bytes("1"), bad, bytes("k"), bytes("v")], "argument TYPE"),
+    ([bytes("pattern"), bytes("set"), bytes("1"), bytes("t"), bad, bytes("v")], "argument KEY"),
+    ([bytes("pattern"), bytes("set"), bytes("1"), bytes("t"), bytes("k"), bad], "argument VALUE"),
+    ([bytes("context"), bytes("add"), bytes("1"), bytes("k"), bytes("v"), bytes("--session"), bad], "--session"),
+    ([bytes("context"), bytes("add"), bytes("1"), bytes("k"), bytes("v"), bytes("--session=") + bad], "--session"),
+    ([bytes("insight"), bytes("add"), bytes("1"), bad, bytes("{}")], "argument TYPE"),
+    ([bytes("audio"), bytes("put"), bytes("u1"), bytes("a.wav"), bytes("--content-type"), bad], "--content-type"),
+    ([bytes("profile"), bytes("store"), bytes("u1"), bytes("p1"), bytes("a.wav"), bytes("--meta"), bytes("k=") + bad], "--meta"),
+  ]
+
+  @Test(arguments: 0..<textCases.count)
+  func textArgumentsThatAreNotUTF8AreRefused(_ index: Int) throws {
+    let (argv, name) = SafetyCLITests.textCases[index]
+    let h = Harness()
+    h.run("db", "upgrade")
+    let before = try Data(contentsOf: URL(fileURLWithPath: h.databasePath))
+    let r = run(h, argv)
+    #expect(r.status == 64)
+    #expect(r.errorCode == "usage")
+    #expect(r.stdout.isEmpty)
+    let message = try JSONParser.parse(r.stderr)["error"]?["message"]
+    #expect(message == .string("\(name) is not valid UTF-8"))
+    // Neither the raw bytes nor their U+FFFD replacement reach stderr.
+    #expect(!r.stderr.contains("\u{FFFD}"))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: h.databasePath)) == before, "the database changed")
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data/objects"))
+  }
+
+  /// Paths that are not UTF-8 cannot be carried through Swift strings losslessly: refused, documented.
+  @Test func pathArgumentsThatAreNotUTF8AreRefusedAsUnsupported() throws {
+    let h = Harness()
+    let dir = Array((h.root + "/p").utf8)
+    for argv in [
+      [SafetyCLITests.bytes("--db"), dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
+      [SafetyCLITests.bytes("--root=") + dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
+      [SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("put"), SafetyCLITests.bytes("u1"), dir + [0xFF]],
+      [SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("get"), SafetyCLITests.bytes("audio/u1/a.wav"), SafetyCLITests.bytes("-o"), dir + [0xFF]],
+      [SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("import"), dir + [0xFF]],
+    ] {
+      let r = run(h, argv)
+      #expect(r.status == 64, "\(r.stderr)")
+      #expect(r.stderr.contains("paths that are not valid UTF-8 are not supported"), "\(r.stderr)")
+    }
+    // Nothing was created under any name.
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data"))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: h.root).filter { $0.hasPrefix("p") }.isEmpty)
+  }
+
+  @Test func escapedFormShowsBadBytesAsHex() {
+    #expect(RawArguments.escaped([0x61, 0xFF, 0xC3, 0xA9, 0xE2, 0x82]) == "a\\xFFé\\xE2\\x82")
+    let raw = RawArguments([[0x61], [0x80]])
+    #expect(raw.words == ["a", "\\x80"])
+    #expect(raw.invalid == [1])
+  }
+
+  /// DESIGN §3: `--help` anywhere exits 0 and touches nothing, even after a name that means nothing.
+  @Test func helpAnywhereWinsOverUnknownNames() {
+    let h = Harness()
+    let top = h.run("nosuch", "--help")
+    #expect(top.status == 0)
+    #expect(top.stdout == Help.text(group: nil, command: nil))
+    #expect(top.stderr == #"{"warning":"ignored 'nosuch': --help shows the help of the command named before it"}"# + "\n")
+    let group = h.run("pattern", "nosuch", "--tpye", "-h")
+    #expect(group.status == 0)
+    #expect(group.stdout.hasPrefix("rexstore pattern:"))
+    let option = h.run("pattern", "set", "--tpye", "x", "--help")
+    #expect(option.status == 0)
+    #expect(option.stdout.hasPrefix("Usage: rexstore pattern set"))
+    #expect(h.run("nosuch", "--help", "--quiet").stderr.isEmpty)
+    // After `--`, --help is a value like any other.
+    #expect(h.run("pattern", "set", "1", "t", "k", "--", "--help").status == 0)
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data/objects"))
+  }
+
+  @Test func configFileProblemsAreAllExit78() throws {
+    let h = Harness()
+    let big = h.root + "/big.json"
+    try Data(repeating: 0x20, count: (1 << 20) + 1).write(to: URL(fileURLWithPath: big))
+    let fifo = h.root + "/fifo.json"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    for path in [h.root + "/missing.json", h.root, big, fifo] {
+      let r = h.run("--config", path, "pattern", "list", "1")
+      #expect(r.status == 78, "\(path): \(r.stderr)")
+      #expect(r.errorCode == "config")
+    }
+    // The same through the variable and the XDG default.
+    #expect(h.run(["pattern", "list", "1"], env: ["REXSTORE_CONFIG": h.root]).status == 78)
+    try FileManager.default.createDirectory(atPath: h.root + "/config/rexstore/config.json", withIntermediateDirectories: true)
+    #expect(h.run("pattern", "list", "1").status == 78)
+  }
+
+  @Test func pathSettingsOfTheWrongKindAreExit78() throws {
+    let h = Harness()
+    let file = h.root + "/plain"
+    FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+    for argv in [
+      ["--objects", file, "audio", "ls", "u1"], ["--root", file, "pattern", "list", "1"],
+      ["--db", h.root, "pattern", "list", "1"], ["--objects", file + "/below", "audio", "ls", "u1"],
+    ] {
+      let r = h.run(argv)
+      #expect(r.status == 78, "\(argv): \(r.stderr)")
+      #expect(r.errorCode == "config")
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == Data("x".utf8))
+    // Symlinks to the right kind are fine.
+    try FileManager.default.createDirectory(atPath: h.root + "/real", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: h.root + "/link", withDestinationPath: h.root + "/real")
+    #expect(h.run("--objects", h.root + "/link", "audio", "ls", "u1").status == 0)
+  }
+
+  @Test func longArgumentsAreCappedInErrors() throws {
+    let h = Harness()
+    let long = String(repeating: "a", count: 100_000)
+    for argv in [
+      ["pattern", "list", long], [long], ["pattern", long], ["pattern", "list", "1", "--" + long],
+      ["pattern", "get", "1", "t", "k", long], ["context", "add", "1", "k", "v", "--expires", long],
+      ["pattern", "set", "1", "t", "k", "v", "--confidence", long],
+    ] {
+      let r = h.run(argv)
+      #expect(r.status != 0)
+      #expect(r.stderr.utf8.count < 1_000, "\(r.stderr.utf8.count) bytes for \(argv.map { $0.prefix(20) })")
+      #expect(r.stderr.contains(String(repeating: "a", count: 200) + "…"), "\(r.stderr.prefix(300))")
+    }
+  }
+
+  @Test func echoCapKeepsWholeCharacters() {
+    let text = String(repeating: "é", count: 150)  // 300 bytes
+    let capped = Echo.capped(text)
+    #expect(capped == String(repeating: "é", count: 100) + "…")
+    #expect(Echo.capped("short") == "short")
+  }
+}

@@ -16,7 +16,7 @@ _rexstore() {
     esac
     if [[ -z $group ]]; then group=$w
     elif [[ -z $verb ]]; then
-      case "$group" in audio|profile|pattern|context|insight|user|db) verb=$w ;; esac
+      case "$group" in audio|profile|pattern|context|insight|user|db|config) verb=$w ;; esac
     fi
   done
   case "$prev" in
@@ -32,7 +32,7 @@ _rexstore() {
     --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac
   if [[ -z $group ]]; then
-    COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help $globals" -- "$cur"))
+    COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health config completion man help $globals" -- "$cur"))
     return
   fi
   case "$group" in
@@ -43,6 +43,7 @@ _rexstore() {
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
     user) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "export erase" -- "$cur")); return; fi ;;
     db) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "status upgrade check backup vacuum" -- "$cur")); return; fi ;;
+    config) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "show" -- "$cur")); return; fi ;;
   esac
   local key="$group"
   [[ -n $verb ]] && key="$group $verb"
@@ -255,6 +256,9 @@ _rexstore() {
     "health")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
       ;;
+    "config show")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--origin $globals" -- "$cur")); return; fi
+      ;;
     "completion")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
       COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur"))
@@ -264,7 +268,7 @@ _rexstore() {
       ;;
     "help")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health completion man help" -- "$cur"))
+      COMPREPLY=($(compgen -W "audio profile pattern context insight user db sign migrate fsck health config completion man help" -- "$cur"))
       ;;
   esac
 }

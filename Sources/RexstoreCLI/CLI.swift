@@ -24,6 +24,11 @@ public enum CLI {
     workingDirectory: String, stdout: any OutputSink, stderr: any OutputSink
   ) -> Int32 {
     let arguments = raw.words
+    // A bare `rexstore` is a usage error, but the usage itself is what the user needs: on stdout.
+    if arguments.isEmpty {
+      try? stdout.write(Help.text(group: nil, command: nil))
+      return ExitStatus.of(.usage)
+    }
     do {
       let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid)
       switch parsed {

@@ -36,10 +36,15 @@ public enum CommandTable {
     GroupSpec(name: "migrate", summary: "move local objects into GCS", commands: [MigrateCommand.spec]),
     GroupSpec(name: "fsck", summary: "find and repair leftovers of interrupted writers", commands: [FsckCommand.spec]),
     GroupSpec(name: "health", summary: "check the database, the local object root and GCS", commands: [HealthCommand.spec]),
+    GroupSpec(name: "config", summary: "the resolved settings and their sources", commands: [ConfigCommand.show]),
     GroupSpec(name: "completion", summary: "print a shell completion script", commands: [MetaCommands.completion]),
     GroupSpec(name: "man", summary: "print the man page (mdoc)", commands: [MetaCommands.man]),
     GroupSpec(name: "help", summary: "show help for a command", commands: [MetaCommands.help]),
   ]
 
   public static var allCommands: [CommandSpec] { groups.flatMap(\.commands) }
+
+  /// Verbs that name the same command in every group: a group that has `ls` also answers to `list`,
+  /// one that has `delete` also to `rm`, and so on.
+  public static let verbAliases: [String: String] = ["list": "ls", "ls": "list", "rm": "delete", "delete": "rm"]
 }

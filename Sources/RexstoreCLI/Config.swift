@@ -80,7 +80,14 @@ public struct Config: Sendable {
   public static func resolve(
     options: [String: [String]], environment: [String: String], workingDirectory: String
   ) throws(RexstoreError) -> Config {
-    func absolute(_ path: String) -> String { FileSystem.absolute(path, in: workingDirectory) }
+    // `~` and `~/...` in a path from the environment or a config file mean $HOME, as a shell would
+    // have expanded them on the command line.
+    func absolute(_ path: String) -> String {
+      if let home = environment["HOME"], home.hasPrefix("/"), path == "~" || path.hasPrefix("~/") {
+        return (home == "/" ? "" : home) + path.dropFirst()
+      }
+      return FileSystem.absolute(path, in: workingDirectory)
+    }
     func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
 
     // The config file itself: named by flag or variable (must exist), or the XDG default (if present).
@@ -250,10 +257,15 @@ public struct Config: Sendable {
         let known = fileKeys.sorted().joined(separator: ", ")
         throw RexstoreError(.config, "config file '\(path)': unknown key '\(member.key)'", hint: "known keys: \(known)")
       }
-      guard case .string(let value) = member.value else {
-        throw RexstoreError(.config, "config file '\(path)': '\(member.key)' must be a string")
+      // Numbers and booleans are written as JSON values (`"gcs_retries": 3`, `"no_fallback": true`);
+      // they mean what their text means on the command line.
+      switch member.value {
+      case .string(let value): values[member.key] = value
+      case .number(let text): values[member.key] = text
+      case .bool(let flag): values[member.key] = flag ? "true" : "false"
+      default:
+        throw RexstoreError(.config, "config file '\(path)': '\(member.key)' must be a string, number or boolean")
       }
-      values[member.key] = value
     }
     return values
   }

@@ -127,7 +127,9 @@ public enum Parser {
         continue
       }
       if command == nil, let group {
-        guard let found = group.commands.first(where: { $0.verb == token }) else {
+        // `ls`/`list` and `rm`/`delete` name the same verb in every group (CommandTable.verbAliases).
+        let verb = group.commands.contains { $0.verb == token } ? token : CommandTable.verbAliases[token] ?? token
+        guard let found = group.commands.first(where: { $0.verb == verb }) else {
           if helpRequested {
             ignored.append(token)
             break

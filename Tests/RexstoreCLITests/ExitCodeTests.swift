@@ -15,7 +15,6 @@ import Testing
   }
 
   static let usageCases: [Case] = [
-    Case(argv: [], status: 64, code: "usage"),
     Case(argv: ["patern", "list", "1"], status: 64, code: "unknown_command", hint: "did you mean 'pattern'?"),
     Case(argv: ["pattern", "lst", "1"], status: 64, code: "unknown_command", hint: "did you mean 'list'?"),
     Case(argv: ["pattern"], status: 64, code: "usage"),

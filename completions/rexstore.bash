@@ -42,7 +42,7 @@ _rexstore() {
     context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
     user) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "export erase" -- "$cur")); return; fi ;;
-    db) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "status upgrade check backup vacuum" -- "$cur")); return; fi ;;
+    db) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "status upgrade check backup restore vacuum" -- "$cur")); return; fi ;;
     config) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "show" -- "$cur")); return; fi ;;
   esac
   local key="$group"
@@ -224,6 +224,10 @@ _rexstore() {
       ;;
     "db backup")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--force $globals" -- "$cur")); return; fi
+      compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      ;;
+    "db restore")
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
       compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       ;;
     "db vacuum")

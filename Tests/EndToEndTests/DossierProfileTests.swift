@@ -248,7 +248,10 @@ import Testing
       "/usr/bin/env",
       ["python3", "-c", "import fcntl,time; f=open('\(app.dir)/dossiers/.u1.json.lock','w'); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)"],
       environment: app.scratch.environment)
-    defer { holder.terminate() }
+    defer {
+      kill(holder.processIdentifier, SIGKILL)
+      holder.waitUntilExit()
+    }
     Thread.sleep(forTimeInterval: 0.5)
     let a = try app.file("a.wav", "x")
     let started = Date()
@@ -530,7 +533,10 @@ import Testing
       "/usr/bin/env",
       ["python3", "-c", "import fcntl,os,time; fd=os.open('\(app.dir)/voice_profiles/u', os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); time.sleep(30)"],
       environment: app.scratch.environment)
-    defer { holder.terminate() }
+    defer {
+      kill(holder.processIdentifier, SIGKILL)
+      holder.waitUntilExit()
+    }
     Thread.sleep(forTimeInterval: 0.5)
     let started = Date()
     let r = try app.rexstore(["--busy-timeout", "1s", "profile", "store", "u", "p", a, "--force"])

@@ -2,7 +2,22 @@ import RexstoreCore
 
 /// `rexstore db ...`: maintenance of the SQLite file.
 enum DatabaseCommands {
-  static let all: [CommandSpec] = [status, upgrade, check, backup, vacuum]
+  static let all: [CommandSpec] = [status, upgrade, check, backup, restore, vacuum]
+
+  static let restore = CommandSpec(
+    "db", "restore", summary: "Restore the database from a backup, keeping the old one aside",
+    discussion: """
+      SRC must be a sound SQLite file (integrity_check ok) or nothing happens (65). The live database
+      is first copied to DB.pre-restore-STAMP beside it; then SRC's pages are copied in with SQLite's
+      online backup API, which needs the database to itself: while another process holds it, the
+      restore waits up to the busy timeout and fails with db_locked (75), restoring nothing. The
+      result is checked again.
+      """,
+    arguments: [ArgumentSpec("SRC", help: "a backup made by 'db backup' (or any copy of the database)", completion: .file)],
+    examples: ["rexstore db restore /var/backups/rexstore/rexstore.sqlite3"]
+  ) { inv, rt throws(RexstoreError) in
+    .json(try rt.store().restore(from: rt.absolute(inv.argument(0))))
+  }
 
   static let status = CommandSpec(
     "db", "status", summary: "Show the database file, schema version and table sizes"

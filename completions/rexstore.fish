@@ -14,6 +14,7 @@ complete -c rexstore -l no-fallback -d 'fail (exit 69) instead of storing locall
 complete -c rexstore -l pretty -d 'indent JSON output'
 complete -c rexstore -l ndjson -d 'print lists one item per line'
 complete -c rexstore -l quiet -d 'no warnings on stderr'
+complete -c rexstore -l verbose -s v -d 'log each GCS request on stderr (secrets masked)'
 complete -c rexstore -l help -s h -d 'show help and exit'
 complete -c rexstore -l version -d 'print the version and exit'
 complete -c rexstore -n "not __fish_seen_subcommand_from audio profile pattern context insight user db sign migrate fsck health config completion man help" -a audio -d 'recordings in the object store: put, get, ls, rm, prune'

@@ -16,6 +16,7 @@ public enum CommandTable {
     OptionSpec("pretty", help: "indent JSON output"),
     OptionSpec("ndjson", help: "print lists one item per line"),
     OptionSpec("quiet", help: "no warnings on stderr"),
+    OptionSpec("verbose", short: "v", help: "log each GCS request on stderr (secrets masked)"),
   ]
 
   /// `-h`/`--help` and `--version` are handled by the parser before any table lookup; listed for help.

@@ -92,6 +92,11 @@ extension Runtime {
     var settings = try config.gcsSettings()
     // Inside an outage window what still goes to GCS (a read with no local copy) is tried once.
     if singleAttempt { settings.retry.attempts = 1 }
+    if verbose {
+      let sink = stderr
+      let log = LineLog { line in try? sink.write(JSONValue.record(["request": .string(line)]).serialized(.compact) + "\n") }
+      settings.requestLog = { log($0) }
+    }
     if probe {
       settings.retry.attempts = min(settings.retry.attempts, 2)
       // A monitoring check must answer: each probe request gets at most 10 s in all (less if

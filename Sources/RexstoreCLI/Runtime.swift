@@ -52,6 +52,8 @@ public final class Runtime {
   var pretty: Bool { globalOptions["pretty"] != nil }
   var ndjson: Bool { globalOptions["ndjson"] != nil }
   var quiet: Bool { globalOptions["quiet"] != nil }
+  /// `-v`: each request to a remote store is logged on stderr.
+  var verbose: Bool { globalOptions["verbose"] != nil }
 
   /// A `{"warning":...}` line on stderr unless `--quiet`.
   public func warn(_ message: String) {

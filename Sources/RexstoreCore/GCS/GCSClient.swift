@@ -11,6 +11,8 @@ public struct GCSSettings: Sendable {
   public var spoolDirectory: String = "/tmp"
   /// Where they go when the spool directory cannot be written (`$TMPDIR`, else /tmp).
   public var temporaryDirectory: String = "/tmp"
+  /// `-v`: told one line per request (method, URL with secrets masked, status or failure, attempt).
+  public var requestLog: (@Sendable (String) -> Void)?
 
   public init(endpoint: String, bucket: String, retry: RetryPolicy = RetryPolicy(),
               timeouts: HTTPTimeouts = HTTPTimeouts(), parallelUploads: Int = 4) {
@@ -77,16 +79,24 @@ final class GCSClient {
   /// One try, with a token. A 401 (a token revoked or expired early) gets one more try with a fresh token.
   func exchange(
     _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
-    onHead: ((Int, [String: String]) -> Void)? = nil
+    onHead: ((Int, [String: String]) -> Void)? = nil, attempt: Int? = nil
   ) throws(RexstoreError) -> Exchange {
     var refreshed = false
     while true {
       var request = make()
+      let started = Monotonic.milliseconds()
+      func note(_ outcome: String) {
+        guard let log = settings.requestLog else { return }
+        log(
+          "\(request.method) \(GCSClient.masked(request.url)) -> \(outcome) in \(Monotonic.milliseconds() - started) ms"
+            + (attempt.map { " (attempt \($0))" } ?? ""))
+      }
       if let tokens, !tokens.credentials.isAnonymous {
         request.headers.append(("Authorization", "Bearer " + (try tokens.token(using: http, retry: settings.retry))))
       }
       do throws(HTTPFailure) {
         let response = try http.send(request, sink: sink, onHead: onHead)
+        note("HTTP \(response.status)")
         if response.status == 401, let tokens, !tokens.credentials.isAnonymous, !refreshed {
           tokens.invalidate()
           refreshed = true
@@ -95,8 +105,11 @@ final class GCSClient {
         return .response(response)
       } catch {
         switch error {
-        case .local(let failure): throw failure
+        case .local(let failure):
+          note("stopped (" + failure.message + ")")
+          throw failure
         case .transport(let message, let retryable):
+          note("no answer (" + ServerText.shown(message) + ")")
           if !retryable { throw hopeless(message) }
           return .noAnswer(message)
         }
@@ -122,8 +135,8 @@ final class GCSClient {
     onHead: ((Int, [String: String]) -> Void)? = nil
   ) throws(RexstoreError) -> (response: HTTPResponse, retried: Bool) {
     var retried = false
-    let response = try settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
-      switch try exchange(make, sink: sink, onHead: onHead) {
+    let response = try settings.retry.run { attempt throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+      switch try exchange(make, sink: sink, onHead: onHead, attempt: attempt) {
       case .noAnswer(let message):
         retried = true
         return .retry(unreachable(what, message), retryAfterSeconds: nil)
@@ -136,6 +149,22 @@ final class GCSClient {
       }
     }
     return (response, retried)
+  }
+
+  /// A URL fit for a log line: the values of query parameters that are capabilities (a resumable
+  /// session's id, signatures, tokens) are masked.
+  static func masked(_ url: String) -> String {
+    guard let question = url.firstIndex(of: "?") else { return url }
+    let secret: Set<String> = [
+      "upload_id", "access_token", "key", "token", "x-goog-signature", "x-goog-credential", "x-amz-signature",
+      "x-amz-credential", "x-amz-security-token", "signature", "sig",
+    ]
+    let pairs = url[url.index(after: question)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+      guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
+      let name = pair[..<eq]
+      return secret.contains(name.lowercased()) ? name + "=REDACTED" : String(pair)
+    }
+    return url[..<question] + "?" + pairs.joined(separator: "&")
   }
 
   func unreachable(_ what: String, _ message: String) -> RexstoreError {
@@ -180,4 +209,14 @@ final class GCSClient {
     }
     return info
   }
+}
+
+/// Lines from any thread, written one at a time (the `-v` request log; batch workers share it).
+public final class LineLog: @unchecked Sendable {
+  private let lock = Mutex()
+  private let write: (String) -> Void
+
+  public init(_ write: @escaping (String) -> Void) { self.write = write }
+
+  public func callAsFunction(_ line: String) { lock.locked { write(line) } }
 }

@@ -50,6 +50,17 @@ public enum CLI {
           environment: environment, workingDirectory: workingDirectory, options: invocation.options,
           stdout: stdout, stderr: stderr)
         runtime.invalidEnvironment = invalidEnvironment
+        // A progress line only where someone watches: stderr a terminal, and no --quiet.
+        var line: ProgressLine?
+        if stderr.isTerminal, !runtime.quiet, let sink = stderr as? FileSink {
+          let progress = ProgressLine(fd: sink.fd)
+          Progress.reporter = { what, done, total in progress.draw(what, done, total) }
+          line = progress
+        }
+        defer {
+          Progress.reporter = nil
+          line?.erase()
+        }
         let output = try invocation.command.run(invocation, runtime)
         return try emit(output, runtime: runtime)
       }

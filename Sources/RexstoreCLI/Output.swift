@@ -6,6 +6,12 @@ public protocol OutputSink: AnyObject {
   func write(_ text: String) throws(RexstoreError)
   /// Raw bytes (`audio get` to stdout), written through without holding more than a chunk.
   func write(bytes: UnsafeRawBufferPointer) throws(RexstoreError)
+  /// A terminal (where a progress line may be drawn); never for pipes, files or tests.
+  var isTerminal: Bool { get }
+}
+
+extension OutputSink {
+  public var isTerminal: Bool { false }
 }
 
 /// A buffered writer to a file descriptor; a failed write is `io_error` (exit 74), as git treats a
@@ -15,6 +21,8 @@ public final class FileSink: OutputSink {
   private var buffer: [UInt8] = []
 
   public init(fd: Int32) { self.fd = fd }
+
+  public var isTerminal: Bool { isatty(fd) == 1 }
 
   public func write(_ text: String) throws(RexstoreError) {
     buffer.append(contentsOf: text.utf8)
@@ -60,4 +68,51 @@ final class OutputByteSink: ByteSink {
   let out: any OutputSink
   init(_ out: any OutputSink) { self.out = out }
   func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) { try out.write(bytes: bytes) }
+}
+
+/// The progress line on a terminal's stderr: `rexstore: 12/40 objects`, redrawn at most every 100 ms
+/// in place, and erased when the command ends (so the JSON lines that follow start clean).
+final class ProgressLine: @unchecked Sendable {
+  private let fd: Int32
+  private let lock = pthreadLock()
+  private var last: Int64 = 0
+  private var shown = false
+
+  init(fd: Int32) { self.fd = fd }
+
+  func draw(_ what: String, _ done: Int, _ total: Int?) {
+    lock.withLock {
+      var ts = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &ts)
+      let now = Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
+      guard now - last >= 100 || (total != nil && done == total) else { return }
+      last = now
+      let text = "\r\u{1B}[Krexstore: \(done)" + (total.map { "/\($0)" } ?? "") + " \(what)"
+      _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+      shown = true
+    }
+  }
+
+  func erase() {
+    lock.withLock {
+      guard shown else { return }
+      _ = "\r\u{1B}[K".withCString { Glibc.write(fd, $0, strlen($0)) }
+      shown = false
+    }
+  }
+}
+
+/// A plain mutex for the CLI's few shared bits.
+final class pthreadLock: @unchecked Sendable {
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  init() { pthread_mutex_init(mutex, nil) }
+  deinit {
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+  func withLock<T>(_ body: () -> T) -> T {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return body()
+  }
 }

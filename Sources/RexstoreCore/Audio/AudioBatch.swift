@@ -70,6 +70,7 @@ extension Audio {
       if let worker = try? store.worker() { workers.append(worker) }
     }
     return Threads.map(count, workers: workers) { worker, index in
+      defer { Progress.tick("objects", total: count) }
       do throws(RexstoreError) {
         return try body(worker, index)
       } catch {

@@ -76,6 +76,7 @@ public struct Migration {
       referenced = try migrateProfiles(profiles, available: objects, dryRun: dryRun, deleteLocal: deleteLocal, into: &report)
     }
     for info in objects where !referenced.contains(info.name) {
+      Progress.tick("objects", total: objects.count)
       let isSample = info.name.hasPrefix("voice_profiles/")
       if isSample, !includeUnreferenced {
         report.outcomes.append(Outcome(blob: info.name, action: "unreferenced", deletedLocal: false, error: nil))
@@ -147,6 +148,7 @@ public struct Migration {
         var uploaded: [ObjectInfo] = []
         var actions: [String] = []
         for name in entry.names {
+          Progress.tick("objects", total: available.count)
           if let stop = outage.error {
             report.outcomes.append(Outcome(blob: name, action: "skipped", deletedLocal: false, error: stop))
             continue

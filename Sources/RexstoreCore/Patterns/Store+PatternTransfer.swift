@@ -43,6 +43,7 @@ extension Store {
       do throws(RexstoreError) {
         try reader.forEachTextLine { line, number throws(RexstoreError) in
           if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+          if number % 1000 == 0 { Progress.report("lines", number, nil) }
           let pattern: ImportedPattern
           do throws(RexstoreError) {
             pattern = try Store.importedPattern(line)

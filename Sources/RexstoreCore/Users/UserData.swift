@@ -143,7 +143,9 @@ public struct UserData {
     try UserData.writeNew(directory + "/database.ndjson", Array(lines.utf8))
     var files: [JSONValue] = []
     let samples = found.profiles.flatMap(\.samples)
-    for info in found.audio + samples + found.unreferenced {
+    let all = found.audio + samples + found.unreferenced
+    for info in all {
+      Progress.tick("objects", total: all.count)
       let relative = "objects/" + info.name
       let path = directory + "/" + relative
       do throws(RexstoreError) {
@@ -214,6 +216,7 @@ public struct UserData {
       }
     }
     for info in found.audio + found.unreferenced {
+      Progress.tick("objects", total: found.audio.count + found.unreferenced.count)
       do throws(RexstoreError) {
         if try objects.deleteListed(info) { result.removed.append(.record(["blob": .string(info.name), "backend": .string(info.backend)])) }
       } catch {

@@ -127,7 +127,7 @@ complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcomm
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup restore vacuum" -a backup -d 'Copy the database consistently while others write'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from backup" -l force -d 'replace DEST if it exists'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from backup" -F
-complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup restore vacuum" -a restore -d 'Restore the database from a backup, keeping the old one aside'
+complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup restore vacuum" -a restore -d 'Restore the database from a backup (old one kept aside)'
 complete -c rexstore -n "__fish_seen_subcommand_from db; and __fish_seen_subcommand_from restore" -F
 complete -c rexstore -n "__fish_seen_subcommand_from db; and not __fish_seen_subcommand_from status upgrade check backup restore vacuum" -a vacuum -d 'Rebuild the database file to reclaim space'
 complete -c rexstore -n "__fish_seen_subcommand_from sign" -l method -x -a 'GET PUT POST DELETE HEAD' -d 'GET (default), PUT, POST (resumable start), DELETE or HEAD'

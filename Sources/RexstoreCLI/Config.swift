@@ -260,6 +260,9 @@ public struct Config: Sendable {
       // Numbers and booleans are written as JSON values (`"gcs_retries": 3`, `"no_fallback": true`);
       // they mean what their text means on the command line.
       switch member.value {
+      case .string(let value) where value.utf8.contains(0):
+        // A NUL would cut a path short at the C boundary (`"a\u0000b"` would open `a`).
+        throw RexstoreError(.config, "config file '\(path)': '\(member.key)' contains a NUL character")
       case .string(let value): values[member.key] = value
       case .number(let text): values[member.key] = text
       case .bool(let flag): values[member.key] = flag ? "true" : "false"

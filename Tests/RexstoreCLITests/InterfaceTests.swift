@@ -48,4 +48,18 @@ import Testing
     try #"{"gcs_retries": [3]}"#.write(toFile: config, atomically: true, encoding: .utf8)
     #expect(h.run(["--config", config, "config", "show"]).status == 78)
   }
+
+  /// Torture findings: a config value with a NUL opened a path cut short at it (66 instead of 78);
+  /// a name with U+2028 split the one-line JSON error for line readers such as Python's splitlines.
+  @Test func nulInConfigValuesAndLineSeparatorsInOutput() throws {
+    let h = Harness()
+    let config = h.root + "/config.json"
+    try #"{"db": "/tmp/a\u0000b"}"#.write(toFile: config, atomically: true, encoding: .utf8)
+    let r = h.run(["--config", config, "pattern", "list", "1"])
+    #expect(r.status == 78, "\(r.stderr)")
+    #expect(h.run("db", "upgrade").status == 0)
+    let named = h.run("profile", "get", "u1", "a\u{2028}b\u{85}c")
+    #expect(named.stderr.contains("a\\u2028b\\u0085c"), "\(named.stderr)")
+    #expect(!named.stderr.unicodeScalars.contains { $0.value == 0x2028 || $0.value == 0x85 })
+  }
 }

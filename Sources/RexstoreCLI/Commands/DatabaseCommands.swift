@@ -5,7 +5,7 @@ enum DatabaseCommands {
   static let all: [CommandSpec] = [status, upgrade, check, backup, restore, vacuum]
 
   static let restore = CommandSpec(
-    "db", "restore", summary: "Restore the database from a backup, keeping the old one aside",
+    "db", "restore", summary: "Restore the database from a backup (old one kept aside)",
     discussion: """
       SRC must be a sound SQLite file (integrity_check ok) or nothing happens (65). The live database
       is first copied to DB.pre-restore-STAMP beside it; then SRC's pages are copied in with SQLite's

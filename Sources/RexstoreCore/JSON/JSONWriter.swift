@@ -88,7 +88,11 @@ extension JSONValue {
       case "\u{08}": out += "\\b"
       case "\u{0C}": out += "\\f"
       default:
-        if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
+        // U+0085, U+2028 and U+2029 are line breaks to many line readers (Python's splitlines,
+        // JavaScript): escaped, so one JSON document stays one line to every consumer.
+        if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) || scalar.value == 0x85 || scalar.value == 0x2028
+          || scalar.value == 0x2029
+        {
           if scalar.value > 0xFFFF {
             let v = scalar.value - 0x10000
             appendEscape(0xD800 + (v >> 10), to: &out)

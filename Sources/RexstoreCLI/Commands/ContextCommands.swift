@@ -40,7 +40,10 @@ enum ContextCommands {
 
   static let get = CommandSpec(
     "context", "get", summary: "List live context items, newest first",
-    discussion: "Without --session or --no-session, items of every session are listed.",
+    discussion: """
+      Without --session or --no-session, items of every session are listed. With --limit N the
+      output adds "limit": N and "truncated" (whether more items matched).
+      """,
     arguments: [user, key],
     options: [session, noSession, limitOption],
     examples: ["rexstore context get 42 last_hand --session s1 --limit 5"]
@@ -57,6 +60,7 @@ enum ContextCommands {
     discussion: """
       Every key, ties in created_at broken by id (newest first). Expired rows, which 'context get'
       never shows, are listed only with --include-expired (until 'context prune' deletes them).
+      With --limit N the output adds "limit": N and "truncated" (whether more rows matched).
       """,
     arguments: [user],
     options: [

@@ -39,7 +39,7 @@ _rexstore() {
     audio) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "put get ls rm sign prune" -- "$cur")); return; fi ;;
     profile) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "store get list delete prune" -- "$cur")); return; fi ;;
     pattern) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "set get list rm clear import export" -- "$cur")); return; fi ;;
-    context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get clear prune" -- "$cur")); return; fi ;;
+    context) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add get list clear prune" -- "$cur")); return; fi ;;
     insight) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "add list clear" -- "$cur")); return; fi ;;
     user) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "export erase" -- "$cur")); return; fi ;;
     db) if [[ -z $verb ]]; then COMPREPLY=($(compgen -W "status upgrade check backup restore vacuum" -- "$cur")); return; fi ;;
@@ -170,6 +170,13 @@ _rexstore() {
       esac
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--session --no-session --limit $globals" -- "$cur")); return; fi
       ;;
+    "context list")
+      case "$prev" in
+        --session) COMPREPLY=(); return ;;
+        --limit) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--session --no-session --include-expired --limit $globals" -- "$cur")); return; fi
+      ;;
     "context clear")
       case "$prev" in
         --session) COMPREPLY=(); return ;;
@@ -177,7 +184,10 @@ _rexstore() {
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--session --no-session $globals" -- "$cur")); return; fi
       ;;
     "context prune")
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W " $globals" -- "$cur")); return; fi
+      case "$prev" in
+        --max-delete) COMPREPLY=(); return ;;
+      esac
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--dry-run --max-delete $globals" -- "$cur")); return; fi
       ;;
     "insight add")
       case "$prev" in

@@ -29,7 +29,7 @@ import Testing
       (["pattern", "rm", "7", "style", "name"], #"{"deleted":true,"key":"name","type":"style","user_id":7}"#),
       (["pattern", "export"],
        #"{"confidence":0.9,"created_at":"<TIME>","key":"aggr","type":"style","updated_at":"<TIME>","user_id":7,"value":0.8}"#),
-      (["pattern", "clear", "7"], #"{"deleted":1,"user_id":7}"#),
+      (["pattern", "clear", "7"], #"{"deleted_count":1,"user_id":7}"#),
     ]
     expectGolden(h, cases)
   }
@@ -43,8 +43,9 @@ import Testing
        #"{"created_at":"<TIME>","expires_at":null,"id":2,"key":"hand","session_id":null,"user_id":7,"value":"fold"}"#),
       (["context", "get", "7", "hand", "--no-session"],
        #"{"count":1,"items":[{"created_at":"<TIME>","expires_at":null,"id":2,"key":"hand","session_id":null,"user_id":7,"value":"fold"}]}"#),
-      (["context", "prune"], #"{"deleted":0}"#),
-      (["context", "clear", "7", "--session", "s1"], #"{"deleted":1,"session_id":"s1","user_id":7}"#),
+      (["context", "prune"],
+       #"{"count":0,"cutoff":"<TIME>","deleted_count":0,"dry_run":false,"failures":[],"freed_bytes":0,"items":[],"limit_exceeded":false,"max_delete":null}"#),
+      (["context", "clear", "7", "--session", "s1"], #"{"deleted_count":1,"session_id":"s1","user_id":7}"#),
     ]
     expectGolden(h, cases)
   }
@@ -56,7 +57,7 @@ import Testing
        #"{"created_at":"<TIME>","data":{"level":"high","n":[1,2]},"id":1,"importance":0.9,"type":"tilt","user_id":7}"#),
       (["insight", "list", "7"],
        #"{"count":1,"items":[{"created_at":"<TIME>","data":{"level":"high","n":[1,2]},"id":1,"importance":0.9,"type":"tilt","user_id":7}]}"#),
-      (["insight", "clear", "7", "--type", "tilt"], #"{"deleted":1,"type":"tilt","user_id":7}"#),
+      (["insight", "clear", "7", "--type", "tilt"], #"{"deleted_count":1,"type":"tilt","user_id":7}"#),
     ]
     expectGolden(h, cases)
   }

@@ -31,19 +31,25 @@ enum InsightCommands {
 
   static let list = CommandSpec(
     "insight", "list", summary: "List a user's insights, newest first",
+    discussion: """
+      Every matching insight unless --limit is given (the app's own get_insights stops at 50; this
+      command has no hidden cap). With --limit N the output adds "limit": N and "truncated": true
+      when more insights matched.
+      """,
     arguments: [user],
     options: [
       type,
       OptionSpec("min-importance", value: "X", help: "only insights at least this important (inclusive)"),
-      OptionSpec("limit", value: "N", help: "at most N insights (default 50)"),
+      OptionSpec("limit", value: "N", help: "at most N insights (default: all)"),
     ],
     examples: ["rexstore insight list 42 --min-importance 0.7 --limit 10"]
   ) { inv, rt throws(RexstoreError) in
     let userID = try inv.userID(at: 0)
     let minimum = try Validate.unitInterval(try inv.number("min-importance", default: 0), name: "--min-importance")
+    let limit = try inv.limit(default: nil)
     let items = try rt.store().insights(
-      userID: userID, type: try inv.label("type"), minImportance: minimum, limit: try inv.limit(default: 50) ?? 50)
-    return .list(items.map(\.json))
+      userID: userID, type: try inv.label("type"), minImportance: minimum, limit: Listing.fetch(limit))
+    return Listing.output(items.map(\.json), limit: limit, rt)
   }
 
   static let clear = CommandSpec(
@@ -54,6 +60,6 @@ enum InsightCommands {
     let userID = try inv.userID(at: 0)
     let type = try inv.label("type")
     let count = try rt.store().clearInsights(userID: userID, type: type)
-    return .json(.record(["user_id": .int(userID), "type": .optional(type), "deleted": .int(count)]))
+    return .json(.record(["user_id": .int(userID), "type": .optional(type), "deleted_count": .int(count)]))
   }
 }

@@ -75,7 +75,7 @@ enum PatternCommands {
   ) { inv, rt throws(RexstoreError) in
     let userID = try inv.userID(at: 0)
     let count = try rt.store().clearPatterns(userID: userID)
-    return .json(.record(["user_id": .int(userID), "deleted": .int(count)]))
+    return .json(.record(["user_id": .int(userID), "deleted_count": .int(count)]))
   }
 
   static let importNDJSON = CommandSpec(

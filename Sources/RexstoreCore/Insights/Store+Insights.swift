@@ -18,19 +18,21 @@ extension Store {
     return Insight(id: id, userID: userID, type: type, data: data, importance: importance, createdAt: now)
   }
 
-  /// Newest first, ties broken by id; `minImportance` is inclusive, as in the app.
+  /// Newest first, ties broken by id; `minImportance` is inclusive, as in the app. `limit` nil means
+  /// every insight (the app's own reader defaults to 50; rexstore has no hidden cap).
   public func insights(
-    userID: Int64, type: String?, minImportance: Double, limit: Int
+    userID: Int64, type: String?, minImportance: Double, limit: Int?
   ) throws(RexstoreError) -> [Insight] {
     let sql =
       "SELECT id, insight_type, insight_data, importance, created_at FROM user_insights WHERE user_id = ?"
       + (type == nil ? "" : " AND insight_type = ?")
-      + " AND importance >= ? ORDER BY created_at DESC, id DESC LIMIT ?"
+      + " AND importance >= ? ORDER BY created_at DESC, id DESC" + (limit == nil ? "" : " LIMIT ?")
     return try reading(table: "user_insights") { db throws(DatabaseError) -> [Insight] in
       let stmt = try db.prepare(sql)
       stmt.bind(.integer(userID))
       if let type { stmt.bind(.text(type)) }
-      stmt.bind(.real(minImportance), .integer(Int64(limit)))
+      stmt.bind(.real(minImportance))
+      if let limit { stmt.bind(.integer(Int64(limit))) }
       var items: [Insight] = []
       while try stmt.step() {
         items.append(

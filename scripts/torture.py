@@ -1893,6 +1893,118 @@ def exp_network(S):
 
 
 # ------------------------------------------------------------------------------------------------
+# experiment: SIGKILLs against fake-gcs-server (from .venv, as the end-to-end tests start it)
+
+
+def exp_gcs(S):
+    import socket
+    import urllib.request
+    E = Exp("gcs")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    server_bin = None
+    for dirpath, dirnames, filenames in os.walk(os.path.join(repo, ".venv", "lib")):
+        if "fake-gcs-server-linux-amd64" in filenames:
+            server_bin = os.path.join(dirpath, "fake-gcs-server-linux-amd64")
+            break
+    if not server_bin:
+        E.skipped = "no fake-gcs-server in %s/.venv (make venv)" % repo
+        return E
+    ctx = Ctx(S, "gcs")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    data_dir = os.path.join(ctx.dir, "server")
+    os.makedirs(os.path.join(data_dir, "torture"))
+    endpoint = "http://127.0.0.1:%d" % port
+    log = open(os.path.join(ctx.dir, "server.log"), "wb")
+    server = subprocess.Popen([server_bin, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend",
+                               "memory", "-data", data_dir, "-external-url", endpoint, "-public-host",
+                               "127.0.0.1:%d" % port, "-log-level", "error"], stdout=log, stderr=log,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    with LIVE_LOCK:
+        LIVE_PIDS.add(server.pid)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(endpoint + "/storage/v1/b", timeout=2).read()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.05)
+        else:
+            E.skipped = "fake-gcs-server did not answer on port %d" % port
+            return E
+        if server.poll() is not None:
+            E.skipped = "fake-gcs-server exited with %d" % server.returncode
+            return E
+        ctx.env = dict(ctx.env, STORAGE_EMULATOR_HOST=endpoint, ENABLE_GCS_STORAGE="true", GCS_BUCKET_NAME="torture",
+                       REXSTORE_BACKEND="gcs", REXSTORE_NO_FALLBACK="1", REXSTORE_GCS_RETRY_DELAY="10ms",
+                       REXSTORE_GCS_TIMEOUT="5s")
+        rng = S.rng
+        target = 4 if S.smoke else 30
+        audio, profiles, calib = {}, {}, {}
+        kills = attempts = 0
+        sizes = [0, 1, 70000, 1 << 20] + ([] if S.smoke else [9 << 20, 12 << 20])  # > 8 MiB: resumable
+        while kills < target and attempts < target * 5:
+            attempts += 1
+            n = ctx.n()
+            kind = rng.choice(["put_file", "put_stdin", "profile_store", "profile_delete"])
+            stdin = None
+            if kind.startswith("put"):
+                name = rng.choice(list(audio)) if audio and rng.random() < 0.4 else "g%d.wav" % n
+                data = rng.randbytes(rng.choice(sizes))
+                audio.setdefault(name, Possible()).maybe(h(data))
+                src = "-" if kind == "put_stdin" else ctx.write("in/g%d.wav" % n, data)
+                stdin = data if src == "-" else None
+                argv = ["audio", "put", "g1", src, "--name", name, "--force"]
+                on_ack = (lambda name, data: lambda: audio[name].ack(h(data)))(name, data)
+            elif kind == "profile_store":
+                p = "gp%d" % rng.randrange(3)
+                samples = [rng.randbytes(rng.choice([10, 100000])) for _ in range(rng.randrange(1, 4))]
+                value = tuple(h(x) for x in samples)
+                profiles.setdefault(p, Possible()).maybe(value)
+                argv = ["profile", "store", "gu", p] + [ctx.write("in/gs%d_%d.wav" % (n, i), x)
+                                                        for i, x in enumerate(samples)] + S.pforce
+                on_ack = (lambda p, value: lambda: profiles[p].ack(value))(p, value)
+            else:
+                if not profiles:
+                    continue
+                p = rng.choice(list(profiles))
+                profiles[p].maybe(None)
+                argv = ["profile", "delete", "gu", p, "--if-exists"]
+                on_ack = (lambda p: lambda: profiles[p].ack(None))(p)
+            handle = ctx.spawn(argv, stdin_data=stdin)
+            killed = False
+            if kind in calib:
+                time.sleep(rng.uniform(0, calib[kind] * 1.3))
+                killed = handle.kill()
+            res = handle.wait(S.timeout)
+            S.runner.note(res)
+            if res.rc == 0:
+                calib[kind] = max(res.secs, calib.get(kind, 0.01))
+            if killed and res.rc == -signal.SIGKILL:
+                kills += 1
+                continue
+            if E.expect(res, "gcs %s (not killed)" % kind, {0}):
+                on_ack()
+        E.note("%d SIGKILLs against fake-gcs-server in %d attempts" % (kills, attempts))
+        verify_audio(ctx, E, "g1", audio, "gcs")
+        verify_profiles(ctx, E, "gu", profiles, "gcs")
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.wait()
+        with LIVE_LOCK:
+            LIVE_PIDS.discard(server.pid)
+        log.close()
+    return E
+
+
+# ------------------------------------------------------------------------------------------------
 # experiments that need root: disk-full and read-only mounts
 
 
@@ -2090,7 +2202,7 @@ def make_canary(top, rng):
 
 
 EXPERIMENTS = [("kills", exp_kills), ("load", exp_load), ("races", exp_races), ("hostile", exp_hostile),
-               ("network", exp_network), ("diskfull", exp_diskfull), ("readonly", exp_readonly)]
+               ("network", exp_network), ("gcs", exp_gcs), ("diskfull", exp_diskfull), ("readonly", exp_readonly)]
 
 
 class Suite:

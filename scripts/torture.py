@@ -187,7 +187,7 @@ class Runner:
 
 
 def stderr_lines(res):
-    return [l for l in res.err.decode("utf-8", "replace").splitlines() if l.strip()]
+    return [l for l in res.err.decode("utf-8", "replace").split("\n") if l.strip()]
 
 
 def contract(res, allowed=None, json_stdout=True, report=False):
@@ -252,7 +252,7 @@ def contract(res, allowed=None, json_stdout=True, report=False):
             problems.append("error line lacks code/message: %r" % (e,))
         elif e.get("exit") != res.rc:
             problems.append("error says exit %r, process exited %d" % (e.get("exit"), res.rc))
-    if res.out.strip():
+    if res.out.strip() and json_stdout:  # a stream (audio get to stdout) may have begun before the failure
         problems.append("stdout not empty on failure")
     return problems
 
@@ -1103,7 +1103,7 @@ def exp_hostile(S):
         cases.append(Case("names", "audio rm", ["audio", "rm", blob_name + (b"x" if is_bytes(seg) else "x")],
                           HOSTILE_OK))
         cases.append(Case("names", "profile get", ["profile", "get", "u1", seg], HOSTILE_OK))
-        cases.append(Case("names", "profile delete", ["profile", "delete", seg, "p"], HOSTILE_OK))
+        cases.append(Case("names", "profile delete", ["profile", "delete", seg, "p"], HOSTILE_OK if bad else HOSTILE_OK | {0}))
 
     # text fields: valid UTF-8 round-trips exactly, invalid UTF-8 is refused with 64 ---------------
     def rt(kind, value, n):
@@ -2085,15 +2085,9 @@ def exp_diskfull(S):
         # failed writers (not killed) leave no temporaries behind
         count, size = temporaries(ctx.objects)
         E.ok(count == 0, "diskfull: failed writes left %d temporaries (%d bytes) in the object root" % (count, size))
-        verify_audio(ctx, E, "d1", audio, "diskfull")
-        for k, v in sorted(acked_patterns.items()):
-            res = ctx.run(["pattern", "get", "1", "t", k])
-            E.ok(res.rc == 0 and (res.json() or {}).get("value") == v, "diskfull: acknowledged pattern %s: %s" % (
-                k, res.desc()))
-        if imp.rc == 0:
-            res = ctx.run(["pattern", "list", "2", "--type", "big", "--limit", "100000"])
-            E.ok((res.json() or {}).get("count") == 20000, "diskfull: acknowledged import incomplete: %s" % res.desc())
-        check_db(ctx, E, "diskfull")
+        # reads on the full disk: they may fail (SQLite may need room for its -shm), but cleanly
+        for argv in (["pattern", "get", "1", "t", "before"], ["audio", "ls", "d1"], ["db", "check"]):
+            E.expect(ctx.run(argv), "diskfull: read on the full disk", {0, 74})
         # free space, then writes work again
         for name in [n for n, p in audio.items() if p.values != {None}][:6]:
             res = ctx.run(["audio", "rm", "audio/d1/%s" % name])
@@ -2105,6 +2099,14 @@ def exp_diskfull(S):
             audio["after.wav"] = Possible()
             audio["after.wav"].ack(h(data))
         verify_audio(ctx, E, "d1", audio, "diskfull (after freeing)")
+        for k, v in sorted(acked_patterns.items()):
+            res = ctx.run(["pattern", "get", "1", "t", k])
+            E.ok(res.rc == 0 and (res.json() or {}).get("value") == v, "diskfull: acknowledged pattern %s: %s" % (
+                k, res.desc()))
+        if imp.rc == 0:
+            res = ctx.run(["pattern", "list", "2", "--type", "big", "--limit", "100000"])
+            E.ok((res.json() or {}).get("count") == 20000, "diskfull: acknowledged import incomplete: %s" % res.desc())
+        check_db(ctx, E, "diskfull")
     finally:
         unmount(mnt)
     E.ok(not os.path.ismount(mnt), "diskfull: %s is still mounted" % mnt)

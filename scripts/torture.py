@@ -1840,10 +1840,10 @@ def exp_network(S):
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
-                elif mode == "trickle":  # two bytes a second, forever: above any bytes-per-second floor
-                    self.send_response(200)
+                elif mode == "trickle":  # a 4 KiB answer at two bytes a second: above a bytes-per-second floor,
+                    self.send_response(200)  # so only a deadline ends it (one that may grow with the length)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "100000000")
+                    self.send_header("Content-Length", "4096")
                     self.end_headers()
                     self.wfile.write(b'{"items":[')
                     while not stop.is_set():

@@ -32,7 +32,7 @@ FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 UNITS = rexstore-prune.service rexstore-prune.timer rexstore-backup.service rexstore-backup.timer
 
-.PHONY: run build deps venv test bench docs clean install uninstall
+.PHONY: run build deps venv test torture bench docs clean install uninstall
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -65,6 +65,12 @@ $(VENV)/.installed-gcs:
 test: deps venv
 	$(SWIFT) build
 	$(SWIFT) test
+
+## The torture suite of issue 8 against the release binary: SIGKILLs, 8 writers x 60 s with a ledger,
+## races, hostile inputs, disk-full and read-only tmpfs mounts (as root), then the invariants. About
+## 5 minutes; not part of `make test` (which runs its --smoke version). TORTURE_FLAGS="--seed N --keep".
+torture: build
+	python3 scripts/torture.py --binary $(BIN) $(TORTURE_FLAGS)
 
 bench: deps
 	bash bench/pattern_bench.sh

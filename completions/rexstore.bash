@@ -268,7 +268,7 @@ _rexstore() {
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--repair --dry-run --include-orphans $globals" -- "$cur")); return; fi
       ;;
     "health")
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--deep --nagios $globals" -- "$cur")); return; fi
       ;;
     "config show")
       if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--origin $globals" -- "$cur")); return; fi

@@ -155,6 +155,7 @@ complete -c rexstore -n "__fish_seen_subcommand_from fsck" -l repair -d 'remove 
 complete -c rexstore -n "__fish_seen_subcommand_from fsck" -l dry-run -d 'with --repair: list what would be removed, remove nothing'
 complete -c rexstore -n "__fish_seen_subcommand_from fsck" -l include-orphans -d 'with --repair: also delete sample files no record names'
 complete -c rexstore -n "__fish_seen_subcommand_from health" -l deep -d 'also run SQLite\'s quick_check'
+complete -c rexstore -n "__fish_seen_subcommand_from health" -l nagios -d 'print the monitoring-plugin line \'REXSTORE STATE - text | perfdata\' instead of JSON'
 complete -c rexstore -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from show" -a show -d 'Print the resolved settings (and, --origin, their sources)'
 complete -c rexstore -n "__fish_seen_subcommand_from config; and __fish_seen_subcommand_from show" -l origin -d 'show where each value came from'
 complete -c rexstore -n "__fish_seen_subcommand_from completion" -a 'bash zsh fish'

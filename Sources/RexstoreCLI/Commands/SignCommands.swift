@@ -37,7 +37,7 @@ enum SignCommands {
     """
 
   static let general = CommandSpec(
-    "sign", summary: "Print a signed URL for gs://BUCKET[/OBJECT] or s3://BUCKET/KEY",
+    "sign", summary: "Print a signed URL: gs://BUCKET[/OBJECT] or s3://BUCKET/KEY",
     discussion: generalDiscussion,
     arguments: [ArgumentSpec("URL", help: "gs://BUCKET[/OBJECT] or s3://BUCKET/KEY")],
     options: options,

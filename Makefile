@@ -53,10 +53,10 @@ deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-venv: $(VENV)/.installed-gcs
+venv: $(VENV)/.installed-gcs-boto3
 
 # The stamp's name changes whenever the package list grows, so an older venv gets the new packages.
-$(VENV)/.installed-gcs:
+$(VENV)/.installed-gcs-boto3:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q $(PY_PACKAGES)
 	touch $@

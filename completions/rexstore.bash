@@ -11,7 +11,7 @@ _rexstore() {
     if [[ $w == = ]]; then skip=1; continue; fi
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--page-token|--prefer|--prefix|--query|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
+      --app-dir|--at|--backend|--bucket|--busy-timeout|--confidence|--config|--content-type|--credentials|--db|--dossiers|--endpoint|--expires|--expires-at|--from|--header|--host|--importance|--limit|--max-delete|--meta|--meta-json|--method|--min-importance|--name|--object-user|--objects|--older-than|--output|--page-token|--prefer|--prefix|--query|--region|--root|--scheme|--session|--style|--type|--user) skip=1; continue ;;
       -*) continue ;;
     esac
     if [[ -z $group ]]; then group=$w
@@ -84,8 +84,10 @@ _rexstore() {
         --host) COMPREPLY=(); return ;;
         --scheme) COMPREPLY=($(compgen -W "https http" -- "$cur")); return ;;
         --at) COMPREPLY=(); return ;;
+        --region) COMPREPLY=(); return ;;
+        --endpoint) COMPREPLY=(); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at --region --endpoint $globals" -- "$cur")); return; fi
       ;;
     "audio prune")
       case "$prev" in
@@ -254,8 +256,10 @@ _rexstore() {
         --host) COMPREPLY=(); return ;;
         --scheme) COMPREPLY=($(compgen -W "https http" -- "$cur")); return ;;
         --at) COMPREPLY=(); return ;;
+        --region) COMPREPLY=(); return ;;
+        --endpoint) COMPREPLY=(); return ;;
       esac
-      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at $globals" -- "$cur")); return; fi
+      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "--method --expires --content-type --header --query --style --host --scheme --at --region --endpoint $globals" -- "$cur")); return; fi
       ;;
     "migrate")
       case "$prev" in

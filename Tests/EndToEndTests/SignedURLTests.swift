@@ -72,6 +72,13 @@ import Testing
     out.append(Case(object: "r.wav", method: "POST", headers: [("x-goog-resumable", "start")]))
     out.append(Case(object: "h.wav", headers: [("Host", "example.com")]))
     out.append(Case(object: "c.wav", method: "PUT", contentType: "audio/wav", style: "bucket-bound", host: "https://cdn.example.com"))
+    // Issue 11: the bucket itself (a listing), in every style, and a header name with slashes.
+    out.append(Case(object: ""))
+    out.append(Case(object: "", expires: 60, query: [("prefix", "audio/u1/"), ("delimiter", "/")], style: "virtual"))
+    out.append(Case(object: "", style: "bucket-bound", host: "cdn.example.com"))
+    out.append(Case(object: "", style: "path", host: "localhost:9023", scheme: "http"))
+    out.append(Case(object: "p/q.wav", headers: [("header/name/with/slash", "should-be-encoded")]))
+    out.append(Case(object: "", headers: [("x/y", "1")]))
     return out
   }
 
@@ -133,7 +140,8 @@ import Testing
     #expect(try run(["sign", "gs://bkt/o", "--expires", "8d"], scratch.environment).status == 64)
     #expect(try run(["sign", "gs://bkt/o", "--method", "PATCH"], env).status == 64)
     #expect(try run(["sign", "s3://b/o"], env).status == 64)
-    #expect(try run(["sign", "gs://bkt/"], env).status == 64)
+    #expect(try run(["sign", "gs:///o"], env).status == 64)
+    #expect(try run(["sign", "gs://"], env).status == 64)
     #expect(try run(["sign", "gs://bkt/o", "--style", "bucket-bound"], env).status == 64)
     // No key, or credentials that cannot sign: the service is unavailable (69).
     #expect(try run(["sign", "gs://bkt/o"], scratch.environment).status == 69)

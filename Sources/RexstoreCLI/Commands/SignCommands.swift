@@ -1,3 +1,4 @@
+import Foundation
 import RexstoreCore
 
 /// `rexstore sign gs://BUCKET/OBJECT` and `rexstore audio sign BLOB`: V4 signed URLs from a
@@ -10,11 +11,13 @@ enum SignCommands {
     OptionSpec("content-type", value: "TYPE", help: "sign a Content-Type the caller must send"),
     OptionSpec("header", value: "K:V", help: "sign a header the caller must send (repeatable)", repeatable: true),
     OptionSpec("query", value: "K=V", help: "add a signed query parameter (repeatable)", repeatable: true),
-    OptionSpec("style", value: "STYLE", help: "path (default), virtual or bucket-bound",
+    OptionSpec("style", value: "STYLE", help: "path (gs:// default), virtual (s3:// default) or bucket-bound (gs://)",
       completion: .choices(SignedURLRequest.Style.allCases.map(\.rawValue))),
-    OptionSpec("host", value: "HOST", help: "host to sign for (bucket-bound domain, emulator)"),
+    OptionSpec("host", value: "HOST", help: "host to sign for (bucket-bound domain, emulator, S3 endpoint)"),
     OptionSpec("scheme", value: "SCHEME", help: "https (default) or http", completion: .choices(["https", "http"])),
     OptionSpec("at", value: "TIME", help: "sign as of this RFC 3339 time (reproducible URLs)"),
+    OptionSpec("region", value: "REGION", help: "s3:// only: the bucket's region (AWS_REGION, default us-east-1)"),
+    OptionSpec("endpoint", value: "URL", help: "s3:// only: endpoint URL (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)"),
   ]
 
   static let discussion = """
@@ -23,19 +26,44 @@ enum SignCommands {
     or with other credentials, it fails with exit 69.
     """
 
+  static let generalDiscussion = discussion + """
+
+    gs://BUCKET alone signs the bucket itself (listing its objects).
+    s3://BUCKET/KEY prints a SigV4 presigned URL, as botocore's generate_presigned_url does. Credentials
+    come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else from the shared
+    credentials file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials) for AWS_PROFILE (default
+    "default"); the region from --region, AWS_REGION, AWS_DEFAULT_REGION, the profile in AWS_CONFIG_FILE
+    (default ~/.aws/config), else us-east-1. Without credentials it fails with exit 69.
+    """
+
   static let general = CommandSpec(
-    "sign", summary: "Print a V4 signed URL for gs://BUCKET/OBJECT",
-    discussion: discussion,
-    arguments: [ArgumentSpec("URL", help: "gs://BUCKET/OBJECT")],
+    "sign", summary: "Print a signed URL: gs://BUCKET[/OBJECT] or s3://BUCKET/KEY",
+    discussion: generalDiscussion,
+    arguments: [ArgumentSpec("URL", help: "gs://BUCKET[/OBJECT] or s3://BUCKET/KEY")],
     options: options,
-    examples: ["rexstore sign gs://rex-audio/audio/u42/s7.mp3 --expires 15m"]
+    examples: [
+      "rexstore sign gs://rex-audio/audio/u42/s7.mp3 --expires 15m",
+      "rexstore sign s3://rex-audio/audio/u42/s7.mp3 --region eu-west-1 --expires 15m",
+    ]
   ) { inv, rt throws(RexstoreError) in
     let url = inv.argument(0)
-    guard url.hasPrefix("gs://") else { throw RexstoreError.usage("expected gs://BUCKET/OBJECT, got '\(url)'") }
-    let rest = url.dropFirst(5)
-    guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex else {
-      throw RexstoreError.usage("expected gs://BUCKET/OBJECT, got '\(url)'")
+    if url.hasPrefix("s3://") {
+      let rest = url.dropFirst(5)
+      guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex else {
+        throw RexstoreError.usage("expected s3://BUCKET/KEY, got '\(url)'")
+      }
+      return .json(try S3Signing.sign(bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]), inv, rt))
     }
+    guard url.hasPrefix("gs://") else {
+      throw RexstoreError.usage("expected gs://BUCKET[/OBJECT] or s3://BUCKET/KEY, got '\(url)'")
+    }
+    let rest = url.dropFirst(5)
+    // gs://BUCKET and gs://BUCKET/ sign the bucket itself (a listing), as Google's signers do.
+    guard let slash = rest.firstIndex(of: "/") else {
+      guard !rest.isEmpty else { throw RexstoreError.usage("expected gs://BUCKET[/OBJECT], got '\(url)'") }
+      return .json(try sign(bucket: String(rest), object: "", inv, rt))
+    }
+    guard slash != rest.startIndex else { throw RexstoreError.usage("expected gs://BUCKET[/OBJECT], got '\(url)'") }
     return .json(try sign(bucket: String(rest[..<slash]), object: String(rest[rest.index(after: slash)...]), inv, rt))
   }
 
@@ -60,26 +88,17 @@ enum SignCommands {
   }
 
   static func sign(bucket: String, object: String, _ inv: Invocation, _ rt: Runtime) throws(RexstoreError) -> JSONValue {
+    for name in ["region", "endpoint"] where inv.value(name) != nil {
+      throw RexstoreError.usage("--\(name) applies to s3:// URLs only")
+    }
     let micros = try inv.duration("expires") ?? 3_600_000_000
     guard micros % 1_000_000 == 0 else { throw RexstoreError.usage("--expires must be whole seconds") }
     let styleName = inv.value("style") ?? "path"
     guard let style = SignedURLRequest.Style(rawValue: styleName) else {
       throw RexstoreError.usage("--style must be path, virtual or bucket-bound, got '\(styleName)'")
     }
-    var headers: [(String, String)] = []
-    for pair in inv.values("header") {
-      guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex else {
-        throw RexstoreError.usage("--header takes NAME:VALUE, got '\(pair)'")
-      }
-      headers.append((String(pair[..<colon]), String(pair[pair.index(after: colon)...])))
-    }
-    var query: [(String, String)] = []
-    for pair in inv.values("query") {
-      guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
-        throw RexstoreError.usage("--query takes NAME=VALUE, got '\(pair)'")
-      }
-      query.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
-    }
+    let headers = try headerPairs(inv)
+    let query = try queryPairs(inv)
     let config = try rt.config()
     var host: String?
     var scheme = inv.value("scheme")
@@ -112,9 +131,108 @@ enum SignCommands {
     return try request.sign(with: try ServiceAccountKey.load(path: path)).json
   }
 
+  static func headerPairs(_ inv: Invocation) throws(RexstoreError) -> [(String, String)] {
+    var headers: [(String, String)] = []
+    for pair in inv.values("header") {
+      guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex else {
+        throw RexstoreError.usage("--header takes NAME:VALUE, got '\(pair)'")
+      }
+      headers.append((String(pair[..<colon]), String(pair[pair.index(after: colon)...])))
+    }
+    return headers
+  }
+
+  static func queryPairs(_ inv: Invocation) throws(RexstoreError) -> [(String, String)] {
+    var query: [(String, String)] = []
+    for pair in inv.values("query") {
+      guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+        throw RexstoreError.usage("--query takes NAME=VALUE, got '\(pair)'")
+      }
+      query.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
+    }
+    return query
+  }
+
   /// `https://host:port` → ("https", "host:port"); a bare host has no scheme.
   static func splitScheme(_ text: String) -> (String?, String) {
     guard let range = text.firstRange(of: "://") else { return (nil, text) }
     return (String(text[..<range.lowerBound]), String(text[range.upperBound...]))
+  }
+}
+
+/// `sign s3://BUCKET/KEY`: the AWS settings under the names the AWS CLI and SDKs use.
+enum S3Signing {
+  static func sign(bucket: String, key: String, _ inv: Invocation, _ rt: Runtime) throws(RexstoreError) -> JSONValue {
+    for name in ["content-type", "scheme"] where inv.value(name) != nil {
+      throw RexstoreError.usage("--\(name) applies to gs:// URLs only; use --header content-type:TYPE or --endpoint")
+    }
+    let micros = try inv.duration("expires") ?? 3_600_000_000
+    guard micros % 1_000_000 == 0 else { throw RexstoreError.usage("--expires must be whole seconds") }
+    let styleName = inv.value("style") ?? "virtual"
+    guard let style = S3PresignRequest.Style(rawValue: styleName) else {
+      throw RexstoreError.usage("--style must be path or virtual for s3://, got '\(styleName)'")
+    }
+    let env = rt.environment
+    func setting(_ names: String...) -> String? {
+      for name in names { if let v = env[name], !v.isEmpty { return v } }
+      return nil
+    }
+    let home = env["HOME"] ?? ""
+    func expand(_ path: String) -> String { path.hasPrefix("~/") ? home + path.dropFirst() : path }
+    let profile = setting("AWS_PROFILE") ?? "default"
+    let configFile = expand(setting("AWS_CONFIG_FILE") ?? "~/.aws/config")
+    let profileConfig = try INIFile.section(
+      path: configFile, name: profile == "default" ? "default" : "profile \(profile)", required: false)
+
+    var endpoint = inv.value("endpoint") ?? inv.value("host") ?? setting("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    if let given = endpoint, !given.contains("://") { endpoint = "https://" + given }
+    let region = inv.value("region") ?? setting("AWS_REGION", "AWS_DEFAULT_REGION") ?? profileConfig["region"] ?? "us-east-1"
+    let request = S3PresignRequest(
+      bucket: bucket, key: key, method: (inv.value("method") ?? "GET").uppercased(), expiresSeconds: micros / 1_000_000,
+      at: try inv.timestamp("at") ?? .now(), region: region, headers: try SignCommands.headerPairs(inv),
+      query: try SignCommands.queryPairs(inv), style: style, endpoint: endpoint)
+    // Checked before any credential is read: a bad request never depends on the credentials.
+    try request.validate()
+
+    let credentials: AWSCredentials
+    if let id = setting("AWS_ACCESS_KEY_ID"), let secret = setting("AWS_SECRET_ACCESS_KEY") {
+      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: setting("AWS_SESSION_TOKEN"))
+    } else {
+      let file = expand(setting("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials")
+      let section = try INIFile.section(path: file, name: profile, required: false)
+      // The config file may hold keys too (the AWS CLI reads them there as well); credentials file first.
+      let merged = section.merging(profileConfig) { first, _ in first }
+      guard let id = merged["aws_access_key_id"], let secret = merged["aws_secret_access_key"] else {
+        throw RexstoreError(
+          .unavailable, "signing s3:// URLs needs AWS credentials and none were found for profile '\(profile)'",
+          hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials")
+      }
+      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: merged["aws_session_token"])
+    }
+    return try request.sign(with: credentials).json
+  }
+}
+
+/// The AWS shared credentials/config format: `[section]` lines and `key = value` lines, `#`/`;` comments.
+enum INIFile {
+  static func section(path: String, name: String, required: Bool) throws(RexstoreError) -> [String: String] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      if required { throw RexstoreError(.noInput, "cannot read '\(path)'") }
+      return [:]
+    }
+    var current: String?
+    var out: [String: String] = [:]
+    for raw in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
+      let line = raw.trimmingCharacters(in: .whitespaces)
+      if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+      if line.hasPrefix("["), line.hasSuffix("]") {
+        current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+        continue
+      }
+      guard current == name, let eq = line.firstIndex(of: "=") else { continue }
+      let key = line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+      out[key] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+    }
+    return out
   }
 }

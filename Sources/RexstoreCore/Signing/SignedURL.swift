@@ -69,7 +69,8 @@ public struct SignedURLRequest: Sendable {
       else { throw RexstoreError.usage("invalid --host '\(host)': a host name and optional port only") }
     }
     for (name, value) in headers {
-      guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"()<>@,;:\\\"/[]?={}".unicodeScalars.contains($0) })
+      // `/` is allowed: Google's signers accept `header/name/with/slash` (conformance case), so do we.
+      guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"()<>@,;:\\\"[]?={}".unicodeScalars.contains($0) })
       else { throw RexstoreError.usage("invalid header name '\(name)'") }
       guard value.unicodeScalars.allSatisfy({ $0.isASCII }) else {
         throw RexstoreError.usage("header '\(name)' has a non-ASCII value; HTTP headers are ASCII")

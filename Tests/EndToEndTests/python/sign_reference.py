@@ -19,15 +19,18 @@ urls = []
 for case in json.load(sys.stdin):
     at = case["at"]
     _signing.get_v4_now_dtstamps = lambda at=at: (at, at[:8])
-    blob = client.bucket(case["bucket"]).blob(case["object"])
+    bucket = client.bucket(case["bucket"])
+    # An empty object name signs the bucket itself (a listing), through Bucket.generate_signed_url.
+    blob = bucket.blob(case["object"]) if case["object"] else bucket
     kwargs = dict(
         version="v4",
         expiration=timedelta(seconds=case["expires"]),
         method="RESUMABLE" if case["method"] == "POST" else case["method"],
         headers=case["headers"] or None,
         query_parameters=case["query"] or None,
-        content_type=case["content_type"],
     )
+    if case["content_type"] is not None:
+        kwargs["content_type"] = case["content_type"]
     if case["style"] == "virtual":
         kwargs["virtual_hosted_style"] = True
     elif case["style"] == "bucket-bound":

@@ -32,7 +32,8 @@ run=$out/run.tsv
   printf 'top\t%s\n' "$(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -5 | awk '{printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1}')"
 } >"$run"
 
-quick=${BENCH_QUICK:+BENCH_QUICK=1 }
+# The benchmark settings of this run, for the line that reproduces each script's rows.
+settings=$(env | grep -E '^(BENCH_[A-Z_]+|REXSTORE_BIN_BEFORE)=' | grep -vE '^BENCH_(OUT|ONLY)=' | sort | tr '\n' ' ')
 for name in $only; do
   case $name in
     pattern) script=pattern_bench.sh ;;
@@ -43,7 +44,7 @@ for name in $only; do
   echo "== $script ($mode)" >&2
   BENCH_OUT=$out/$name bash "$here/$script" 2>&1 | tee "$out/$name.log"
   printf 'status_%s\t%s\n' "$name" "${PIPESTATUS[0]}" >>"$run"
-  printf 'env_%s\t%s\n' "$name" "${quick}REXSTORE_BIN=.build/release/rexstore BENCH_OUT=bench/out/$name bash bench/$script" >>"$run"
+  printf 'env_%s\t%s\n' "$name" "${settings}REXSTORE_BIN=.build/release/rexstore BENCH_OUT=bench/out/$name bash bench/$script" >>"$run"
 done
 printf 'load_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$run"
 

@@ -158,6 +158,8 @@ def main():
         lines.append(f"- **The machine was not quiet**: the load average exceeded half the CPU count, i.e. other "
                      f"processes were running during the benchmarks and took CPU time from every contender; "
                      f"ratios measured side by side are more trustworthy than absolute times.")
+    if run.get("note"):
+        lines.append(f"- note: {run['note']}")
     if run.get("top"):
         lines.append(f"- busiest other processes at the start (ps, %CPU): {run['top']}")
     lines.append("")

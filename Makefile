@@ -15,6 +15,8 @@ BIN = .build/release/rexstore
 # page and completions, curl and python3-venv for the emulator tests, man-db and systemd (for
 # systemd-analyze) to check what `make install` puts in place.
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-venv mandoc zsh fish util-linux man-db systemd
+# Only `make bench` needs these: hyperfine (pattern reads, import) and GNU time (peak RSS).
+BENCH_APT = hyperfine time
 
 VENV = .venv
 # From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
@@ -32,7 +34,7 @@ FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 UNITS = rexstore-prune.service rexstore-prune.timer rexstore-backup.service rexstore-backup.timer
 
-.PHONY: run build deps venv test torture bench docs clean install uninstall
+.PHONY: run build deps venv test torture bench bench-deps docs clean install uninstall
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -72,8 +74,19 @@ test: deps venv
 torture: build
 	python3 scripts/torture.py --binary $(BIN) $(TORTURE_FLAGS)
 
-bench: deps
-	bash bench/pattern_bench.sh
+## Every benchmark in bench/ (pattern reads and import, local objects, GCS on fake-gcs-server), then
+## bench/REPORT.md. BENCH_QUICK=1 for small sizes; see bench/run_all.sh. Never a pass/fail test.
+bench: build bench-deps venv
+	bash bench/run_all.sh
+
+# What only the benchmarks need (hyperfine, GNU time), installed the way `deps` installs its list.
+bench-deps:
+	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
 
 ## Install the binary (built first unless BIN names one), rexstore(1), the three completions and the
 ## systemd units (their ExecStart pointing at BINDIR) under DESTDIR/PREFIX.

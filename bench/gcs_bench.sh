@@ -10,7 +10,8 @@
 # emulator holds objects and upload sessions in memory and only slowly returns it to the OS.
 #
 # usage: bench/gcs_bench.sh   (REXSTORE_BIN to skip the build; BENCH_RUNS=3, BENCH_BIG_MB=256,
-#        BENCH_SMALL_N=1000, BENCH_SMALL_KB=100, BENCH_XARGS_P="4", BENCH_PORT=free port)
+#        BENCH_SMALL_N=1000, BENCH_SMALL_KB=100, BENCH_XARGS_P="4", BENCH_PORT=free port;
+#        BENCH_QUICK=1 makes the defaults 32 MiB and 100 objects)
 # Results: bench/out/gcs/results.tsv (one line per measurement) and summary.txt (the table).
 # Peak RSS is GNU time's %M: for xargs and the Python threads it is the largest single process
 # (Linux reports the max over the waited-for descendants), not the sum of concurrent processes.
@@ -20,8 +21,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 out=${BENCH_OUT:-$here/out/gcs}
 runs=${BENCH_RUNS:-3}
-big_mb=${BENCH_BIG_MB:-256}
-small_n=${BENCH_SMALL_N:-1000}
+if [[ -n ${BENCH_QUICK:-} ]]; then
+  big_mb=${BENCH_BIG_MB:-32}; small_n=${BENCH_SMALL_N:-100}
+else
+  big_mb=${BENCH_BIG_MB:-256}; small_n=${BENCH_SMALL_N:-1000}
+fi
 small_kb=${BENCH_SMALL_KB:-100}
 pars=${BENCH_XARGS_P:-4}
 venv=$root/.venv
@@ -87,6 +91,7 @@ measure() {
   local t0; t0=$(server_ticks)
   /usr/bin/time -f "%e %M %U %S" -o "$out/time.txt" "$@" >/dev/null
   local t1; t1=$(server_ticks)
+  (( run > 1 )) || printf '%s\t%s\t%s\n' "$op" "$who" "$(printf '%q ' "$@")" >>"$out/commands.tsv"
   printf '%s\t%s\t%s\t%s\t%s\n' "$op" "$who" "$run" "$(tr ' ' '\t' <"$out/time.txt")" \
     "$(awk -v a="$t0" -v b="$t1" -v h="$tck" 'BEGIN {print (b - a) / h}')" >>"$out/results.tsv"
 }
@@ -151,6 +156,9 @@ small_contender() {  # WHO RUN
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$out/commands.tsv"
+printf 'put_big\t%s\nget_big\t%s\nput_small\t%s\nget_small\t%s\n' "$big_mb" "$big_mb" \
+  "$(( small_n * small_kb / 1024 ))" "$(( small_n * small_kb / 1024 ))" >"$out/workloads.tsv"
 big_who=(rexstore rclone python)
 small_who=(rexstore-batch); for p in $pars; do small_who+=("rexstore-P$p"); done; small_who+=(rclone-t4 python-t1 python-t4)
 for run in $(seq 1 "$runs"); do
@@ -165,8 +173,9 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
+printf 'load\t%s\t%s\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$out/load.tsv"
 echo "load average (1/5/15 min, $(nproc) CPUs): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" | tee "$out/summary.txt"
-python3 - "$out/results.tsv" "$out/server.tsv" "$big_mb" "$small_n" "$small_kb" "$runs" <<'PY' | tee "$out/summary.txt"
+python3 - "$out/results.tsv" "$out/server.tsv" "$big_mb" "$small_n" "$small_kb" "$runs" <<'PY' | tee -a "$out/summary.txt"
 import sys
 from collections import defaultdict
 path, server, big_mb, n, kb, runs = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Local object store: `audio put` and `audio get` of one large file against `cp` of the same file,
-# side by side in one run, with each command's peak RSS (GNU time). Memory must stay bounded (the
-# target is under 64 MiB for 1 GiB); throughput is reported as a ratio to cp.
+# Local object store: `audio put` and `audio get` of one large file side by side, in one run, with
+# the commands that bound them: `cp`, `cp` + `sync` (the durability a put gives), `cp` + `md5sum` +
+# `sync` (the same work done one step after the other), `md5sum` alone (the hashing bound: a put
+# computes MD5 and CRC-32C of every byte), and `cat` for reads. Each command runs BENCH_RUNS times,
+# the order rotating from run to run; the report gives medians and peak RSS (GNU time's %M).
 #
-# usage: bench/object_bench.sh            (BENCH_MB=1024 by default; REXSTORE_BIN to skip the build)
+# usage: bench/object_bench.sh
+# Environment:
+#   REXSTORE_BIN   binary to measure (default: `make build`, then .build/release/rexstore)
+#   BENCH_PUT_MB   size of the object in MiB (default 512; 64 with BENCH_QUICK=1)
+#   BENCH_RUNS     runs per command (default 3; at least 3 for a median)
+#   REXSTORE_BIN_BEFORE  a second binary (e.g. an older build) measured as "rexstore-before" in the
+#                  same run, for a before/after comparison under the same load
+#   BENCH_OUT      where data and results go (default bench/out/objects)
+# Results: BENCH_OUT/results.tsv (workload, contender, run, seconds, peak KiB, one line per run),
+# commands.tsv (the command behind each row) and summary.txt.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 out=${BENCH_OUT:-$here/out/objects}
-mb=${BENCH_MB:-1024}
+if [[ -n ${BENCH_QUICK:-} ]]; then mb=${BENCH_PUT_MB:-64}; else mb=${BENCH_PUT_MB:-512}; fi
 runs=${BENCH_RUNS:-3}
 [[ -x /usr/bin/time ]] || { echo "object_bench: needs GNU time (apt-get install -y time)" >&2; exit 1; }
 
@@ -23,49 +34,73 @@ rm -rf "$out"
 mkdir -p "$out"
 export REXSTORE_ROOT=$out/data XDG_CONFIG_HOME=$out/cfg
 src=$out/source.bin
+obj=$out/data/objects/audio/u1/big.wav
 echo "creating a ${mb} MiB source file" >&2
 head -c "$((mb * 1024 * 1024))" /dev/urandom >"$src"
-cat "$src" >/dev/null  # warm the page cache so every contender reads from memory
+: >"$out/results.tsv"
+: >"$out/commands.tsv"
+printf 'put %s MiB\t%s\nget %s MiB\t%s\n' "$mb" "$mb" "$mb" "$mb" >"$out/workloads.tsv"
 
-# Runs a command under GNU time; prints "seconds peak_kib".
+# measure WORKLOAD CONTENDER RUN SHELL-COMMAND: runs it under GNU time, appends one result line.
 measure() {
-  /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" >/dev/null
-  cat "$out/time.txt"
+  local workload=$1 who=$2 run=$3 cmd=$4
+  cat "$src" >/dev/null  # page cache warm: every contender reads from memory
+  # Wall time from the clock in ns (GNU time's %e has 10 ms steps); peak RSS from GNU time.
+  local t0 t1; t0=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$out/time.txt" sh -c "$cmd" >/dev/null
+  t1=$(date +%s%N)
+  read -r k <"$out/time.txt"
+  s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
+  printf '%s\t%s\t%s\t%s\t%s\n' "$workload" "$who" "$run" "$s" "$k" >>"$out/results.tsv"
+  (( run > 1 )) || printf '%s\t%s\t%s\n' "$workload" "$who" "$cmd" >>"$out/commands.tsv"
 }
 
-declare -A total rss
-for name in cp cp_sync put get_file get_stdout; do total[$name]=0; rss[$name]=0; done
-add() {  # name seconds kib
-  total[$1]=$(python3 -c "print(${total[$1]} + $2)")
-  (( $3 > ${rss[$1]} )) && rss[$1]=$3 || true
-}
+# The shell in the timed command is the same for every contender (GNU time reports the largest
+# process it waited for: the contender, not the shell).
+declare -A put_cmd=(
+  [rexstore]="'$rex' audio put u1 '$src' --name big.wav"
+  [cp]="cp '$src' '$out/copy.bin'"
+  [cp+sync]="cp '$src' '$out/copy.bin' && sync '$out/copy.bin'"
+  [cp+md5sum+sync]="cp '$src' '$out/copy.bin' && md5sum '$out/copy.bin' && sync '$out/copy.bin'"
+  [md5sum]="md5sum '$src'"
+)
+declare -A get_cmd=(
+  [rexstore-o]="'$rex' audio get audio/u1/big.wav -o '$out/got.bin'"
+  [rexstore-stdout]="'$rex' audio get audio/u1/big.wav"
+  [cp]="cp '$obj' '$out/got.bin'"
+  [cp+sync]="cp '$obj' '$out/got.bin' && sync '$out/got.bin'"
+  [cat]="cat '$obj'"
+)
+put_order=(rexstore cp cp+sync cp+md5sum+sync md5sum)
+get_order=(rexstore-o rexstore-stdout cp cp+sync cat)
+if [[ -n ${REXSTORE_BIN_BEFORE:-} ]]; then
+  put_cmd[rexstore-before]="'$REXSTORE_BIN_BEFORE' audio put u1 '$src' --name big.wav"
+  get_cmd[rexstore-before-o]="'$REXSTORE_BIN_BEFORE' audio get audio/u1/big.wav -o '$out/got.bin'"
+  put_order+=(rexstore-before); get_order+=(rexstore-before-o)
+fi
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq 1 "$runs"); do
   echo "run $run/$runs" >&2
-  read -r s k < <(measure cp "$src" "$out/copy.bin"); add cp "$s" "$k"; rm -f "$out/copy.bin"
-  # cp and then fsync of the copy: the same durability audio put gives.
-  read -r s k < <(measure sh -c "cp '$src' '$out/copy.bin' && sync '$out/copy.bin'"); add cp_sync "$s" "$k"; rm -f "$out/copy.bin"
-  # A fresh object, as cp makes a fresh copy (replacing a 1 GiB file also pays for freeing it).
-  "$rex" audio rm audio/u1/big.wav --if-exists >/dev/null
-  read -r s k < <(measure "$rex" audio put u1 "$src" --name big.wav); add put "$s" "$k"
-  read -r s k < <(measure "$rex" audio get audio/u1/big.wav -o "$out/got.bin"); add get_file "$s" "$k"; rm -f "$out/got.bin"
-  read -r s k < <(measure "$rex" audio get audio/u1/big.wav); add get_stdout "$s" "$k"
+  n=${#put_order[@]}
+  for i in $(seq 0 $((n - 1))); do
+    who=${put_order[$(( (i + run - 1) % n ))]}
+    # A fresh object each time, as cp makes a fresh copy (replacing a big file also pays for freeing it).
+    rm -f "$out/copy.bin"; "$rex" audio rm audio/u1/big.wav --if-exists >/dev/null
+    sync
+    measure "put ${mb} MiB" "$who" "$run" "${put_cmd[$who]}"
+  done
+  [[ -f $obj ]] || "$rex" audio put u1 "$src" --name big.wav >/dev/null
+  rm -f "$out/copy.bin"
+  n=${#get_order[@]}
+  for i in $(seq 0 $((n - 1))); do
+    who=${get_order[$(( (i + run - 1) % n ))]}
+    rm -f "$out/got.bin"; sync
+    measure "get ${mb} MiB" "$who" "$run" "${get_cmd[$who]}"
+  done
 done
-cmp "$src" "$out/data/objects/audio/u1/big.wav"
+cmp "$src" "$obj"
+rm -f "$out/got.bin" "$out/copy.bin"
+printf 'load\t%s\t%s\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$out/load.tsv"
 
-python3 - "$mb" "$runs" <<PY | tee "$out/summary.txt"
-import sys
-mb, runs = int(sys.argv[1]), int(sys.argv[2])
-total = {"cp": ${total[cp]}, "cp_sync": ${total[cp_sync]}, "put": ${total[put]}, "get_file": ${total[get_file]}, "get_stdout": ${total[get_stdout]}}
-rss = {"cp": ${rss[cp]}, "cp_sync": ${rss[cp_sync]}, "put": ${rss[put]}, "get_file": ${rss[get_file]}, "get_stdout": ${rss[get_stdout]}}
-print(f"{mb} MiB, mean of {runs} runs (page cache warm)")
-print(f"  {'command':<28}{'seconds':>9}{'MiB/s':>9}{'peak RSS':>12}")
-labels = {"cp": "cp", "cp_sync": "cp + sync (durable)", "put": "rexstore audio put",
-          "get_file": "rexstore audio get -o FILE", "get_stdout": "rexstore audio get > /dev/null"}
-for k, label in labels.items():
-    t = total[k] / runs
-    print(f"  {label:<28}{t:>9.2f}{mb / t:>9.0f}{rss[k] / 1024:>9.1f} MiB")
-print(f"  put throughput / cp        = {total['cp'] / total['put']:.2f}x")
-print(f"  put throughput / cp + sync = {total['cp_sync'] / total['put']:.2f}x")
-print(f"  get -o throughput / cp     = {total['cp'] / total['get_file']:.2f}x")
-PY
+python3 "$here/report.py" --table "$out" | tee "$out/summary.txt"

@@ -6,8 +6,9 @@
 #
 # Environment:
 #   REXSTORE_BIN       rexstore binary to measure (default: build it in release into .build-bench)
-#   BENCH_ROWS         patterns to generate and import (default 1000000)
-#   BENCH_GET_RUNS     hyperfine runs per point-read command and round (default 200; warmup 20)
+#   BENCH_ROWS         patterns to generate and import (default 1000000; 100000 with BENCH_QUICK=1)
+#   BENCH_GET_RUNS     hyperfine runs per point-read command and round (default 200, 30 with
+#                      BENCH_QUICK=1; warmup 20)
 #   BENCH_IMPORT_RUNS  hyperfine runs per import command (default 3)
 #   BENCH_OUT          where data, databases and results go (default bench/out, gitignored)
 #   BENCH_PYTHON       interpreter for the Python app's path (default /usr/bin/python3 if present)
@@ -20,8 +21,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 out=${BENCH_OUT:-$here/out}
-rows=${BENCH_ROWS:-1000000}
-get_runs=${BENCH_GET_RUNS:-200}
+if [[ -n ${BENCH_QUICK:-} ]]; then
+  rows=${BENCH_ROWS:-100000}; get_runs=${BENCH_GET_RUNS:-30}
+else
+  rows=${BENCH_ROWS:-1000000}; get_runs=${BENCH_GET_RUNS:-200}
+fi
 import_runs=${BENCH_IMPORT_RUNS:-3}
 
 die() { echo "pattern_bench: $*" >&2; exit 1; }
@@ -118,7 +122,13 @@ EOF
 db_rex=$out/import-rexstore.sqlite3
 db_direct=$out/import-sqlite3-direct.sqlite3
 db_tmp=$out/import-sqlite3-tmp.sqlite3
-rm -f "$out"/rss-*.txt
+rm -f "$out"/rss-*.txt "$out"/read-*.json "$out/import.json"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# The command behind each row of the report (bench/report.py), without the GNU time wrapper.
+printf 'rows\t%s\n' "$rows" >"$out/commands.tsv"
+printf 'import-rexstore\t%s\n' "$rex --db $db_rex pattern import $ndjson" >>"$out/commands.tsv"
+printf 'import-sqlite3-direct\t%s\n' "sqlite3 $db_direct '.read $out/import-direct.sql'" >>"$out/commands.tsv"
+printf 'import-sqlite3-tmp\t%s\n' "sqlite3 $db_tmp '.read $out/import-tmp.sql'" >>"$out/commands.tsv"
 rmdb() { echo "rm -f $1 $1-wal $1-shm $1-journal"; }
 
 step "import benchmark: $import_runs runs each (hyperfine, fresh database per run)"
@@ -163,6 +173,7 @@ sql="SELECT pattern_value, confidence, created_at, updated_at FROM user_patterns
 cmd_rex="$rex --db $db pattern get $u $t $k"
 cmd_sql="sqlite3 $db \"$sql\""
 cmd_py="$py $here/python_get.py $db $u $t $k"
+printf 'get-rexstore\t%s\nget-sqlite3\t%s\nget-python\t%s\n' "$cmd_rex" "$cmd_sql" "$cmd_py" >>"$out/commands.tsv"
 
 step "point read of ($u, $t, $k): one run each"
 "$rex" --db "$db" pattern get "$u" "$t" "$k" | grep -q "\"value\":{\"v\":$i}" || die "rexstore pattern get failed"
@@ -189,4 +200,5 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "summary (total $((SECONDS - started)) s; load now $(cut -d' ' -f1-3 /proc/loadavg))"
+printf 'load\t%s\t%s\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$out/load.tsv"
 "$py" "$here/summarize.py" "$out" "$rows" | tee "$out/summary.txt"

@@ -17,6 +17,27 @@ public struct ObjectHasher {
     count += Int64(bytes.count)
   }
 
+  /// The MD5 half of `update` alone (the byte count too), for a pipeline that computes the CRC-32C on
+  /// another thread; `combined(crcFrom:)` puts the two halves together.
+  mutating func updateMD5(_ bytes: UnsafeRawBufferPointer) {
+    guard !bytes.isEmpty else { return }
+    md5.update(bufferPointer: bytes)
+    count += Int64(bytes.count)
+  }
+
+  /// The CRC-32C half of `update` alone (no byte count: the MD5 half keeps it).
+  mutating func updateCRC(_ bytes: UnsafeRawBufferPointer) {
+    guard !bytes.isEmpty else { return }
+    crc = rexstore_crc32c_extend(crc, bytes.baseAddress, bytes.count)
+  }
+
+  /// This hasher's MD5 and count with `other`'s CRC-32C (the two halves of one stream).
+  func combined(crcFrom other: ObjectHasher) -> ObjectHasher {
+    var result = self
+    result.crc = other.crc
+    return result
+  }
+
   public func finalize() -> Checksums {
     let digest = Array(md5.finalize())
     let crcBytes: [UInt8] = [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]

@@ -1,0 +1,190 @@
+"""Tables for the benchmarks in bench/: medians over runs, ratios against each peer, peak RSS.
+
+usage:
+  python3 bench/report.py --table DIR        print one benchmark's tables (DIR holds results.tsv)
+  python3 bench/report.py OUT REPORT.md      write the report from OUT/{pattern,objects,gcs} and
+                                             OUT/run.tsv (machine, load, commands; see run_all.sh)
+
+A benchmark directory holds
+  results.tsv    workload, contender, run, seconds, peak RSS in KiB[, anything else] (one line per run)
+  commands.tsv   workload, contender, the shell command measured
+  workloads.tsv  (optional) workload, MiB moved (for a MiB/s column)
+  load.tsv       (optional) "load", loadavg at the start, loadavg at the end
+The pattern benchmark's hyperfine exports (read-*.json, import.json, rss-*.txt) are read directly.
+
+Ratios are speed ratios: a peer's median time / rexstore's median time, so 2.00x means rexstore
+took half the peer's time (higher is better for rexstore). Contenders named rexstore* are ours.
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+
+def read_tsv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def load_dir(d):
+    """{workload: {contender: {"times": [...], "rss": kib or None, "cmd": str}}}, workloads in order."""
+    data, order = {}, []
+    for row in read_tsv(os.path.join(d, "results.tsv")):
+        workload, who, _run, seconds, kib = row[:5]
+        if workload not in data:
+            data[workload] = {}
+            order.append(workload)
+        c = data[workload].setdefault(who, {"times": [], "rss": None, "cmd": ""})
+        c["times"].append(float(seconds))
+        if kib:
+            c["rss"] = max(c["rss"] or 0, int(kib))
+    for workload, who, cmd in read_tsv(os.path.join(d, "commands.tsv")):
+        if workload in data and who in data[workload]:
+            data[workload][who]["cmd"] = cmd
+    mib = {w: float(m) for w, m in read_tsv(os.path.join(d, "workloads.tsv"))}
+    return data, order, mib
+
+
+def pattern_dir(d):
+    """The pattern benchmark's hyperfine exports, in the same shape as load_dir."""
+    data, order, mib = {}, [], {}
+    commands = dict((k, v) for k, v in read_tsv(os.path.join(d, "commands.tsv")))
+
+    def rss(name):
+        path = os.path.join(d, f"rss-{name}.txt")
+        if not os.path.exists(path):
+            return None
+        vals = [int(v) for v in re.findall(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read())]
+        return max(vals) if vals else None
+
+    reads = sorted(glob.glob(os.path.join(d, "read-*.json")))
+    if reads:
+        w = "pattern get (one point read, one process)"
+        data[w], order = {}, order + [w]
+        for path in reads:
+            for r in json.load(open(path))["results"]:
+                c = data[w].setdefault(r["command"], {"times": [], "rss": rss("get-" + r["command"]),
+                                                      "cmd": commands.get("get-" + r["command"], "")})
+                c["times"] += r["times"]
+    imp = os.path.join(d, "import.json")
+    if os.path.exists(imp):
+        rows = commands.get("rows", "?")
+        w = f"pattern import ({rows} rows, fresh database)"
+        data[w], order = {}, order + [w]
+        for r in json.load(open(imp))["results"]:
+            data[w][r["command"]] = {"times": r["times"], "rss": rss("import-" + r["command"]),
+                                     "cmd": commands.get("import-" + r["command"], "")}
+    return data, order, mib
+
+
+def fmt_time(s):
+    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def tables(data, order, mib, markdown):
+    lines = []
+    for w in order:
+        contenders = data[w]
+        med = {k: statistics.median(v["times"]) for k, v in contenders.items()}
+        ours = [k for k in contenders if k.startswith("rexstore")]
+        peers = [k for k in contenders if not k.startswith("rexstore")]
+        head = ["contender", "runs", "median", "min", "max"] + (["MiB/s"] if w in mib else []) + \
+               [f"speed vs {p}" for p in peers] + ["peak RSS"]
+        if markdown:
+            lines += [f"### {w}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        else:
+            lines += [w, "  " + "  ".join(f"{h:>14}" if i else f"{h:<18}" for i, h in enumerate(head))]
+        for k in ours + peers:
+            t = contenders[k]["times"]
+            cells = [k, str(len(t)), fmt_time(med[k]), fmt_time(min(t)), fmt_time(max(t))]
+            if w in mib:
+                cells.append(f"{mib[w] / med[k]:.0f}" if med[k] > 0 else "-")
+            for p in peers:
+                cells.append(f"{med[p] / med[k]:.2f}x" if k in ours and med[k] > 0 and med[p] > 0 else "")
+            r = contenders[k]["rss"]
+            cells.append("-" if r is None else f"{r / 1024:.1f} MiB")
+            if markdown:
+                lines.append("| " + " | ".join(cells) + " |")
+            else:
+                lines.append("  " + "  ".join(f"{c:>14}" if i else f"{c:<18}" for i, c in enumerate(cells)))
+        if markdown:
+            lines += ["", "Commands (each row's timed command, run under `/usr/bin/time -f '%e %M'` or hyperfine):", ""]
+            for k in ours + peers:
+                if contenders[k]["cmd"]:
+                    lines.append(f"- {k}: `{contenders[k]['cmd']}`")
+        lines.append("")
+    return lines
+
+
+def load_any(d):
+    if glob.glob(os.path.join(d, "read-*.json")) or os.path.exists(os.path.join(d, "import.json")):
+        return pattern_dir(d)
+    return load_dir(d)
+
+
+def main():
+    if sys.argv[1] == "--table":
+        d = sys.argv[2]
+        print("\n".join(tables(*load_any(d), markdown=False)))
+        for row in read_tsv(os.path.join(d, "load.tsv")):
+            print(f"load average (1/5/15 min): {row[1]} at the start, {row[2]} at the end")
+        return
+    out, report = sys.argv[1], sys.argv[2]
+    run = {row[0]: row[1] for row in read_tsv(os.path.join(out, "run.tsv"))}
+    ncpu = int(run.get("nproc", "1"))
+    before, after = run.get("load_before", "?"), run.get("load_after", "?")
+    lines = ["# rexstore benchmarks", "",
+             "Written by `make bench` (bench/run_all.sh, tables by bench/report.py). Every number is a median over",
+             "the runs shown; \"speed vs P\" is P's median time divided by rexstore's (above 1.00x rexstore is faster).",
+             "Peak RSS is GNU time's maximum resident set size (the largest process of the command, max over runs).",
+             "Nothing here is a pass/fail test.", "",
+             "## Machine and load", "",
+             f"- CPU: {run.get('cpu', '?')}, nproc {run.get('nproc', '?')}; kernel {run.get('kernel', '?')}; "
+             f"memory {run.get('memory', '?')}; file system of bench/out: {run.get('fs', '?')}",
+             f"- date: {run.get('date', '?')}; mode: {run.get('mode', '?')}; rexstore {run.get('version', '?')}",
+             f"- load average (1/5/15 min): {before} before, {after} after"]
+    busy = False
+    for value in (before, after):
+        try:
+            busy = busy or float(value.split()[0]) > 0.5 * ncpu
+        except (ValueError, IndexError):
+            pass
+    if busy:
+        lines.append(f"- **The machine was not quiet**: the load average exceeded half the CPU count, i.e. other "
+                     f"processes were running during the benchmarks and took CPU time from every contender; "
+                     f"ratios measured side by side are more trustworthy than absolute times.")
+    if run.get("note"):
+        lines.append(f"- note: {run['note']}")
+    if run.get("top"):
+        lines.append(f"- busiest other processes at the start (ps, %CPU): {run['top']}")
+    lines.append("")
+    sections = [("pattern", "Pattern reads and import (bench/pattern_bench.sh)"),
+                ("objects", "Local object store (bench/object_bench.sh)"),
+                ("gcs", "GCS on fake-gcs-server (bench/gcs_bench.sh)")]
+    for sub, title in sections:
+        d = os.path.join(out, sub)
+        lines += [f"## {title}", ""]
+        status = run.get(f"status_{sub}")
+        if status and status != "0":
+            lines += [f"The script exited with status {status}; see its log (bench/out/{sub}.log).", ""]
+        if run.get(f"env_{sub}"):
+            lines += [f"Reproduce: `{run[f'env_{sub}']}`", ""]
+        if os.path.isdir(d):
+            data, order, mib = load_any(d)
+            if order:
+                lines += tables(data, order, mib, markdown=True)
+            for row in read_tsv(os.path.join(d, "load.tsv")):
+                lines += [f"Load average during this script: {row[1]} at the start, {row[2]} at the end.", ""]
+        else:
+            lines += ["Not run.", ""]
+    with open(report, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()

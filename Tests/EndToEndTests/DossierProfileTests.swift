@@ -252,7 +252,7 @@ import Testing
       kill(holder.processIdentifier, SIGKILL)
       holder.waitUntilExit()
     }
-    Thread.sleep(forTimeInterval: 0.5)
+    try waitUntilLocked(app.dir + "/dossiers/.u1.json.lock")
     let a = try app.file("a.wav", "x")
     let started = Date()
     let r = try app.rexstore(["--busy-timeout", "1s", "profile", "store", "u1", "p", a])
@@ -537,7 +537,7 @@ import Testing
       kill(holder.processIdentifier, SIGKILL)
       holder.waitUntilExit()
     }
-    Thread.sleep(forTimeInterval: 0.5)
+    try waitUntilLocked(app.dir + "/voice_profiles/u")
     let started = Date()
     let r = try app.rexstore(["--busy-timeout", "1s", "profile", "store", "u", "p", a, "--force"])
     #expect(r.status == 75, "\(r.stderr)")
@@ -572,5 +572,21 @@ import Testing
       #expect(r.status == 77, "\(argv): \(r.stderr)")
       #expect(r.stderr.contains(#""code":"permission_denied""#), "\(argv)")
     }
+  }
+
+  /// Waits (at most 20 s) until another process holds an exclusive flock on `path`: a fixed sleep was
+  /// not always long enough for the holder to start on a loaded machine.
+  func waitUntilLocked(_ path: String) throws {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+      let fd = open(path, O_RDONLY)
+      if fd >= 0 {
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 { return }
+        flock(fd, LOCK_UN)
+      }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    Issue.record("nobody took the lock on \(path)")
   }
 }

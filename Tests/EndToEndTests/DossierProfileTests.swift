@@ -574,6 +574,36 @@ import Testing
     }
   }
 
+  /// Torture finding: a delete killed between removing the record and its samples left files no
+  /// record names, and every later store of that profile was refused (65). The delete notes what it
+  /// is deleting in the same write as the record's removal; the next command finishes the job, unless
+  /// a record names the profile again by then.
+  @Test func anInterruptedDeleteIsFinishedByTheNextCommand() throws {
+    let app = try App()
+    let a = try app.file("a.wav", "one")
+    #expect(try app.rexstore(["profile", "store", "u", "p", a]).status == 0)
+    #expect(try app.rexstore(["profile", "store", "u", "q", a]).status == 0)
+    // The state a delete killed after its dossier write leaves: no record, the samples still there.
+    for (profile, restored) in [("p", false), ("q", true)] {
+      _ = try app.python(
+        """
+        d = json.load(open('dossiers/u.json'))
+        del d['voice_profiles']['\(profile)']
+        d['rexstore_pending'] = {'\(profile)': {'deleting': ['voice_profiles/u/\(profile)/sample_0.wav'], 'storage': 'local', 'writer': 999999}}
+        json.dump(d, open('dossiers/u.json', 'w'), indent=2)
+        """)
+      if restored {
+        // The app stored q again before anyone settled the delete: its samples are its record's now.
+        _ = try app.python("Dossier('u').store_voice_profile('q', [b'app'])")
+      }
+      #expect(try app.rexstore(["profile", "list", "u"]).status == 0)
+      #expect(app.exists("voice_profiles/u/\(profile)/sample_0.wav") == restored, "\(profile)")
+    }
+    #expect(try app.rexstore(["profile", "store", "u", "p", a]).status == 0)
+    #expect(app.read("voice_profiles/u/q/sample_0.wav") == "app")
+    #expect(app.read("dossiers/u.json")?.contains("rexstore_pending") == false)
+  }
+
   /// Waits (at most 20 s) until another process holds an exclusive flock on `path`: a fixed sleep was
   /// not always long enough for the holder to start on a loaded machine.
   func waitUntilLocked(_ path: String) throws {

@@ -206,6 +206,18 @@ public struct VoiceProfiles {
         if case .string(let s)? = intent.value[key] { return s }
         return nil
       }
+      // A delete that died after removing the record: finish removing exactly the samples it
+      // named, unless a record names that profile again (then those names are the new record's).
+      if case .array(let doomed)? = intent.value["deleting"] {
+        if (try? entry(profiles[member: profile], user: user, profile: profile)) ?? nil == nil {
+          let own = directory + "/"
+          for case .string(let name) in doomed where name.utf8.starts(with: own.utf8) {
+            if text("storage") == "gcs" { _ = try? objects.delete(name) } else { _ = try? local.deleteSample(name) }
+          }
+          local.removeEmptyDirectory(directory)
+        }
+        continue
+      }
       // Someone else (the app) stored the profile after this store died: theirs stands.
       var storedSince = false
       if let current = try? entry(profiles[member: profile], user: user, profile: profile),
@@ -397,7 +409,20 @@ public struct VoiceProfiles {
     let store = try self.store(for: entry, user: user, profile: profile)
     profiles.remove(profile)
     document.set("voice_profiles", .object(profiles))
+    // The record goes and the intent to delete its samples is noted in one write: a delete killed
+    // half-way is finished by the next profile command on this user, so its samples never linger
+    // as files no record names.
+    var pending: [JSONValue.Member] = []
+    if case .object(let members)? = document[member: VoiceProfiles.pendingKey] { pending = members }
+    pending.set(
+      profile,
+      .record([
+        "deleting": .array(entry.names.map(JSONValue.string)), "storage": .string(entry.storage),
+        "writer": .int(Int(getpid())),
+      ]))
+    document.set(VoiceProfiles.pendingKey, .object(pending))
     try dossiers.write(user: user, members: document)
+    defer { try? forgetIntent(user: user, profile: profile) }
     var result = Deletion(deleted: true)
     for name in entry.names {
       do throws(RexstoreError) {

@@ -604,6 +604,36 @@ import Testing
     #expect(app.read("dossiers/u.json")?.contains("rexstore_pending") == false)
   }
 
+  /// Torture finding: a first store on GCS killed after uploading some samples left blobs no record
+  /// names, and every later store of that profile was refused (65). Forgetting its intent now removes
+  /// the names it planned that no record claims.
+  @Test func aDeadFirstStoreOnGCSLeavesNothingBehind() throws {
+    let server = try StorageServer(.fakeGCS)
+    let app = try App()
+    let env = server.emulatorEnvironment(app.scratch)
+    let a = try app.file("a.wav", "first")
+    // What the dead store did: its intent in the dossier, one of its two samples in the bucket.
+    try FileManager.default.createDirectory(atPath: app.dir + "/dossiers", withIntermediateDirectories: true)
+    _ = try app.python(
+      """
+      json.dump({'rexstore_pending': {'p': {'directory_inode': None, 'metadata': {}, 'created_at': '2026-01-01T00:00:00+00:00', 'updated_at': '2026-01-01T00:00:00+00:00', 'writer': 999999, 'names': ['voice_profiles/u/p/sample_0.wav', 'voice_profiles/u/p/sample_1.wav']}}}, open('dossiers/u.json', 'w'))
+      """)
+    let other = env.merging(["REXSTORE_OBJECTS": app.scratch.path + "/elsewhere"]) { $1 }
+    #expect(try Processes.rexstore(["audio", "put", "u", a], environment: other, in: app.scratch).status == 0)
+    let upload = """
+      from google.cloud import storage
+      storage.Client(project="x").bucket("\(StorageServer.bucket)").blob("voice_profiles/u/p/sample_0.wav").upload_from_string(b"half")
+      """
+    let script = app.scratch.path + "/up.py"
+    try upload.write(toFile: script, atomically: true, encoding: .utf8)
+    #expect(try Processes.run(StorageServer.python, [script], environment: env).status == 0)
+    let store = try Processes.rexstore(["--app-dir", app.dir, "profile", "store", "u", "p", a], environment: env, in: app.scratch)
+    #expect(store.status == 0, "\(store.stderr)")
+    let get = try Processes.rexstore(["--app-dir", app.dir, "profile", "get", "u", "p", "-o", app.scratch.path + "/o"], environment: env, in: app.scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(try String(contentsOfFile: app.scratch.path + "/o/sample_0.wav", encoding: .utf8) == "first")
+  }
+
   /// Waits (at most 20 s) until another process holds an exclusive flock on `path`: a fixed sleep was
   /// not always long enough for the holder to start on a loaded machine.
   func waitUntilLocked(_ path: String) throws {

@@ -124,6 +124,7 @@ public struct VoiceProfiles {
         "directory_inode": local.directoryInode(directory).map { JSONValue.int($0) } ?? .null,
         "metadata": metadata, "created_at": .string(createdAt), "updated_at": .string(now),
         "writer": .int(Int(getpid())),
+        "names": .array(samples.indices.map { .string(ProfileBlob.sample(user: user, profile: profile, index: $0)) }),
       ]))
     document.set(VoiceProfiles.pendingKey, .object(pending))
     try dossiers.write(user: user, members: document)
@@ -241,6 +242,13 @@ public struct VoiceProfiles {
           storage: "local", names: samples.map(\.name), metadata: intent.value["metadata"] ?? .object([]),
           createdAt: text("created_at"), updatedAt: text("updated_at"), details: samples)
           profiles.set(profile, record.json)
+        }
+      } else if objects.backend != "local", case .array(let planned)? = intent.value["names"] {
+        // Forgotten: what the dead store may already have uploaded to the bucket under names no
+        // record claims goes (those names were free, or discardable, when the store began).
+        let claimed = Set(((try? entry(profiles[member: profile], user: user, profile: profile)) ?? nil)?.names.map { Array($0.utf8) } ?? [])
+        for case .string(let name) in planned where !claimed.contains(Array(name.utf8)) {
+          _ = try? objects.delete(name)
         }
       }
       removeDeadStaging(user: user, profile: profile)

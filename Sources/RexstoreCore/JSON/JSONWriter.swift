@@ -76,7 +76,9 @@ extension JSONValue {
 
   private static let hexDigits: [Character] = Array("0123456789abcdef")
 
-  static func writeString(_ s: String, to out: inout String, asciiOnly: Bool) {
+  /// `lineBreaks` false keeps U+0085/U+2028/U+2029 as they are, as Python's `json.dumps` does with
+  /// `ensure_ascii=False` (the app's dossiers).
+  static func writeString(_ s: String, to out: inout String, asciiOnly: Bool, lineBreaks: Bool = true) {
     out += "\""
     for scalar in s.unicodeScalars {
       switch scalar {
@@ -90,8 +92,8 @@ extension JSONValue {
       default:
         // U+0085, U+2028 and U+2029 are line breaks to many line readers (Python's splitlines,
         // JavaScript): escaped, so one JSON document stays one line to every consumer.
-        if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) || scalar.value == 0x85 || scalar.value == 0x2028
-          || scalar.value == 0x2029
+        if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E)
+          || (lineBreaks && (scalar.value == 0x85 || scalar.value == 0x2028 || scalar.value == 0x2029))
         {
           if scalar.value > 0xFFFF {
             let v = scalar.value - 0x10000

@@ -54,7 +54,7 @@ public struct Fsck {
 
     // Profiles first: settling interrupted stores may remove staging directories itself.
     if act, profiles.dossiers.exists {
-      for user in Fsck.dossierUsers(profiles.dossiers) { _ = try? profiles.list(user: user) }
+      for user in profiles.dossiers.users() { _ = try? profiles.list(user: user) }
     }
 
     // Temporaries below the object root, found without following links.
@@ -140,12 +140,6 @@ public struct Fsck {
       }
     }
     return findings
-  }
-
-  static func dossierUsers(_ dossiers: DossierDirectory) -> [String] {
-    ((try? FileSystem.entries(of: dossiers.path)) ?? [])
-      .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
-      .filter { (try? ObjectName.segment($0, kind: "user")) != nil }.sorted()
   }
 
   /// Bytes of the regular files directly in `dir/name`.

@@ -114,9 +114,7 @@ public struct Migration {
     let local = Dictionary(available.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     var claimed: Set<String> = []
     let dossiers = profiles.dossiers
-    let users = try FileSystem.entries(of: dossiers.path)
-      .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-    for user in users where (try? ObjectName.segment(user, kind: "user")) != nil {
+    for user in dossiers.users() {
       let lock = try dossiers.lock(user: user, exclusive: !dryRun)
       defer { withExtendedLifetime(lock) {} }
       guard var document = try dossiers.read(user: user) else { continue }

@@ -39,6 +39,9 @@ public struct OutageWindow: Sendable {
 
   public func record(_ error: RexstoreError, now: Timestamp = .now()) {
     guard windowMicroseconds > 0, (try? FileSystem.makeDirectories(FileSystem.parent(of: path))) != nil else { return }
+    // Only a regular file (or nothing) is ever replaced: something else planted under that name stays.
+    var st = stat()
+    if lstat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG { return }
     let text = JSONValue.record([
       "at_us": .int(now.microseconds), "code": .string(error.code.rawValue), "reason": .string(error.message),
     ]).serialized(.compact)

@@ -26,6 +26,13 @@ public struct DossierDirectory: Sendable {
 
   public var exists: Bool { FileSystem.isDirectory(path) }
 
+  /// The users that have a dossier (`USER.json` whose name is a valid user segment), in order.
+  public func users() -> [String] {
+    ((try? FileSystem.entries(of: path)) ?? [])
+      .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+      .filter { (try? ObjectName.segment($0, kind: "user")) != nil }.sorted()
+  }
+
   /// A held lock; `release()` (or deinit) lets it go.
   public final class Lock {
     let fd: Int32
@@ -224,26 +231,7 @@ public enum PythonJSON {
   }
 
   static func string(_ s: String, to out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      default:
-        if scalar.value < 0x20 {
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    out += "\""
+    JSONValue.writeString(s, to: &out, asciiOnly: false, lineBreaks: false)
   }
 }
 

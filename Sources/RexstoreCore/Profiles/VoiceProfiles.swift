@@ -95,7 +95,7 @@ public struct VoiceProfiles {
     var document = try settled(user: user, lock: lock)
     // A store killed after its commit but before it removed the set it replaced left that set in a
     // staging directory; under the lock, no live store of this profile can own one.
-    removeDeadStaging(user: user, profile: profile)
+    local.removeDeadStaging(user: user, profile: profile)
     var profiles = try profilesObject(document, user: user)
     let old = try entry(profiles[member: profile], user: user, profile: profile)
     if old != nil, !force {
@@ -251,18 +251,12 @@ public struct VoiceProfiles {
           _ = try? objects.delete(name)
         }
       }
-      removeDeadStaging(user: user, profile: profile)
+      local.removeDeadStaging(user: user, profile: profile)
     }
     document.set("voice_profiles", .object(profiles))
     document.remove(VoiceProfiles.pendingKey)
     try dossiers.write(user: user, members: document)
     return document
-  }
-
-  /// Staging directories of dead writers for one profile: the set an interrupted store replaced, or
-  /// the one it never swapped in. Both are superseded once its intent is settled.
-  private func removeDeadStaging(user: String, profile: String) {
-    local.removeDeadStaging(user: user, profile: profile)
   }
 
   // MARK: read
@@ -454,9 +448,7 @@ public struct VoiceProfiles {
     if let user {
       users = [try ObjectName.segment(user, kind: "user")]
     } else {
-      users = try FileSystem.entries(of: dossiers.path)
-        .filter { !$0.hasPrefix(".") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
-        .filter { (try? ObjectName.segment($0, kind: "user")) != nil }.sorted()
+      users = dossiers.users()
     }
     var found: [(VoiceProfile, String, Timestamp)] = []
     for user in users {

@@ -8,6 +8,7 @@ statuses, connection resets, stalls, corrupted bodies) and shows the request log
 usage: gcs_stub.py [--port 0] [--bucket NAME ...] [--require-auth] [--verify-key PEM_FILE]
                    [--token-lifetime SECONDS] [--accept-google-aud]
 Listens on 127.0.0.1 only, prints one line `READY <port>` to stdout, exits on SIGTERM/SIGINT.
+`POST /storage/v1/b` with {"name": ...} adds an empty bucket.
 Control API (never needs auth, never logged, never faulted):
   POST   /_stub/faults   JSON rule or list of rules, appended    DELETE /_stub/faults   clear
   GET    /_stub/faults   active rules                            GET    /_stub/log      request log
@@ -429,6 +430,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not path.startswith(("/storage/", "/upload/", "/download/")):
             raise StubError(404, f"Not Found: {path}")
         self.check_auth()
+        if path == "/storage/v1/b" and method == "POST":
+            return self.create_bucket()
         m = re.match(r"^/(?:download/|upload/)?storage/v1/b/([^/]+)(/o(?:/(.*))?)?$", path)
         if not m:
             raise StubError(404, f"Not Found: {path}")
@@ -471,6 +474,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         expiry = st.tokens.get(header[7:].strip())
         if expiry is None or expiry < time.time():
             raise StubError(401, "Invalid Credentials", "authError", www)
+
+    def create_bucket(self):
+        """buckets.insert: a new, empty bucket (the conformance suite makes one per test)."""
+        try:
+            name = json.loads(self.body or b"{}")["name"]
+        except (ValueError, KeyError, TypeError):
+            raise StubError(400, "a bucket needs a name") from None
+        with self.state.lock:
+            if name in self.state.buckets:
+                raise StubError(409, f"bucket {name} already exists")
+            self.state.buckets[name] = now_rfc3339()
+            self.state.objects[name] = {}
+        return self.respond(200, {"kind": "storage#bucket", "id": name, "name": name,
+                                  "timeCreated": self.state.buckets[name], "metageneration": "1"})
 
     def lookup(self, bucket, name, is_read=False):
         obj = self.state.objects[bucket].get(name)

@@ -63,7 +63,9 @@ public final class GCSObjectStore: ObjectStore {
       segments += page.prefixes.map { String($0.dropFirst(prefix.count).dropLast()) }
       token = page.next
     } while token != nil
-    return segments.sorted()
+    // Byte order, as the bucket and the local root list (String's `<` compares canonically: an NFD
+    // name would sort as its NFC form, and two spellings as equal).
+    return segments.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
   }
 
   private func listPage(
@@ -87,7 +89,7 @@ public final class GCSObjectStore: ObjectStore {
     }
     var next: String?
     if case .string(let token)? = json["nextPageToken"], !token.isEmpty { next = token }
-    return (items.sorted { $0.name < $1.name }, prefixes, next)
+    return (items.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }, prefixes, next)
   }
 
   public func delete(_ name: String) throws(RexstoreError) -> Bool {

@@ -51,7 +51,7 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
     ConformanceBackend(
       name: "fallback(gcs up)",
       capabilities: Capabilities(
-        writesTo: "gcs", deleteListedIsVersionExact: true,
+        writesTo: "gcs", deleteListedIsVersionExact: true, twoPlaces: true,
         knownIssues: [
           .listPaging: """
             FallbackObjectStore.list ignores pageSize and pageToken: it merges both places' full listings \
@@ -71,7 +71,7 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
       return StoreUnderTest(fallback, secondPlace: local)
     },
     ConformanceBackend(
-      name: "fallback(gcs down)", capabilities: Capabilities(writesTo: "local", remoteAnswers: false)
+      name: "fallback(gcs down)", capabilities: Capabilities(writesTo: "local", remoteAnswers: false, twoPlaces: true)
     ) { context in
       let local = context.localStore()
       let fallback = FallbackObjectStore(
@@ -104,6 +104,8 @@ struct Capabilities: Sendable {
   /// a group delete, or a read of a name not held locally fail with `unavailable` (69), since only the
   /// remote could say (DESIGN.md §5, FallbackObjectStore's comments).
   var remoteAnswers = true
+  /// Holds a name in two places, remote and local root (the fallback store): `secondPlace` is set.
+  var twoPlaces = false
   /// Cases this backend is known to fail, with the reason: they run as `withKnownIssue`, so the matrix
   /// shows them, and a fix makes the test fail until the entry is removed.
   var knownIssues: [ConformanceCase: String] = [:]

@@ -110,6 +110,37 @@ import Testing
     }
   }
 
+  /// A source that cannot be rewound or sized (standard input from a pipe: `audio put u1 -`), 12 MiB so
+  /// that GCS takes the resumable path; the fallback spools it first.
+  @Test(arguments: backends) func aStreamSourceStreams(_ backend: ConformanceBackend) throws {
+    try conform(backend, .streamSource) { t, context in
+      let content = try context.content("stream", size: 12 << 20)
+      let source = try streamSource(content)
+      let put = try t.store.put("audio/u1/stream.wav", from: source, contentType: "audio/wav", overwrite: false)
+      expect(put, describes: "audio/u1/stream.wav", content, backend)
+      let (info, bytes) = try #require(try read(t.store, "audio/u1/stream.wav"))
+      expectBytes(bytes, content)
+      expect(info, describes: "audio/u1/stream.wav", content, backend)
+    }
+  }
+
+  /// `worker()` (a store for another thread of a batch) reaches the same objects.
+  @Test(arguments: backends) func aWorkerSeesTheSameObjects(_ backend: ConformanceBackend) throws {
+    try conform(backend, .worker) { t, context in
+      let one = try context.content("one", size: 1_000)
+      let two = try context.content("two", size: 2_000)
+      let worker = try t.store.worker()
+      #expect(worker.backend == t.store.backend)
+      #expect(t.store.batchWidth >= 1)
+      _ = try t.store.put("audio/u1/one.wav", from: one.source(), contentType: "audio/wav", overwrite: false)
+      let put = try worker.put("audio/u1/two.wav", from: two.source(), contentType: "audio/wav", overwrite: false)
+      expect(put, describes: "audio/u1/two.wav", two, backend)
+      expectBytes(try read(worker, "audio/u1/one.wav")?.1, one)
+      expectBytes(try read(t.store, "audio/u1/two.wav")?.1, two)
+      #expect(try worker.stat("audio/u1/one.wav")?.md5 == one.md5)
+    }
+  }
+
   @Test(arguments: backends) func aReadVerifiesChecksums(_ backend: ConformanceBackend) throws {
     try conform(backend, .checksumVerified) { t, context in
       let content = try context.content("v", size: 300_000)
@@ -427,6 +458,27 @@ private func expectError(
   } catch {
     Issue.record("expected \(code.rawValue), got \(error)", sourceLocation: sourceLocation)
   }
+}
+
+/// The content through one end of a socket pair, written by another thread: a stream that cannot be
+/// rewound or sized, like a pipe. (A socket, so that a reader that stops early makes the writer fail
+/// with EPIPE instead of killing the test process with SIGPIPE.)
+private func streamSource(_ content: Content) throws -> ByteSource {
+  var fds: [Int32] = [-1, -1]
+  try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+  let (reader, writer) = (fds[0], fds[1])
+  let bytes = content.bytes ?? []
+  Thread.detachNewThread {
+    defer { close(writer) }
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes[offset...].withUnsafeBytes { send(writer, $0.baseAddress, min($0.count, 1 << 16), Int32(MSG_NOSIGNAL)) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { return }
+      offset += n
+    }
+  }
+  return ByteSource(fd: reader, name: "<stream>", owned: true)
 }
 
 /// The object's metadata and bytes, through `get`.

@@ -429,24 +429,56 @@ public final class LocalObjectStore: ObjectStore {
 
   // MARK: list, delete
 
-  /// `prefix` names a directory (`audio/u1/`): its regular files, dot-files and links excluded, in byte order.
+  /// `prefix` names a directory (`audio/u1/`): the regular files below it at any depth (the app writes
+  /// names such as `audio/u1/sub/take.mp3` itself), dot-names and links excluded and never descended
+  /// into, in byte order of the whole name, as a bucket lists them. A page token is the last name's
+  /// path below the directory.
   public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
     let directoryName = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
     guard let dir = try directory(directoryName, create: false) else { return ObjectPage(items: [], nextPageToken: nil) }
-    var names = try dir.entries().filter { !$0.hasPrefix(".") }
-    names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    if let pageToken { names = names.filter { pageToken.utf8.lexicographicallyPrecedes($0.utf8) } }
+    var paths: [String] = []
+    try collect(dir, below: "", into: &paths)
+    paths.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    if let pageToken { paths = paths.filter { pageToken.utf8.lexicographicallyPrecedes($0.utf8) } }
     var items: [ObjectInfo] = []
     var last: String?
-    for name in names {
+    // Consecutive names mostly share a directory: the last one opened is kept.
+    var opened: (path: String, handle: DirectoryHandle)?
+    for path in paths {
       if items.count == pageSize { break }
-      if let info = try describe(dir, name, name: directoryName + "/" + name, strict: false) {
+      let (subdirectory, base) = LocalObjectStore.split(path)
+      var holder = dir
+      if !subdirectory.isEmpty {
+        if let opened, opened.path.utf8.elementsEqual(subdirectory.utf8) {
+          holder = opened.handle
+        } else {
+          // Gone, or replaced by a link, since it was walked: skipped, as a listing skips links.
+          guard let found = try? dir.descend(subdirectory, create: false) else { continue }
+          opened = (subdirectory, found)
+          holder = found
+        }
+      }
+      if let info = try describe(holder, base, name: directoryName + "/" + path, strict: false) {
         items.append(info)
-        last = name
+        last = path
       }
     }
-    let more = last.map { l in names.contains { l.utf8.lexicographicallyPrecedes($0.utf8) } } ?? false
+    let more = last.map { l in paths.contains { l.utf8.lexicographicallyPrecedes($0.utf8) } } ?? false
     return ObjectPage(items: items, nextPageToken: more ? last : nil)
+  }
+
+  /// The paths (below `dir`, prefixed with `relative`) of every non-directory entry in `dir` and its
+  /// subdirectories; dot-names and links are left out, and links are never followed.
+  private func collect(_ dir: DirectoryHandle, below relative: String, into paths: inout [String]) throws(RexstoreError) {
+    for name in try dir.entries() where !name.hasPrefix(".") {
+      let path = relative.isEmpty ? name : relative + "/" + name
+      guard let kind = try? dir.kind(name), !kind.isSymlink else { continue }
+      if kind.isDirectory {
+        if let child = try? dir.child(name, create: false) { try collect(child, below: path, into: &paths) }
+      } else {
+        paths.append(path)
+      }
+    }
   }
 
   /// Subdirectories (never links to one) under `prefix`.

@@ -114,7 +114,7 @@ struct Capabilities: Sendable {
 enum ConformanceCase: String, Sendable {
   case roundTrip, absentName, listPaging, listSegments, delete, deleteListed, deleteListedPlace, createOnlyConflict
   case overwrite
-  case unicodeNames, awkwardNames, byteOrder, streamSource, worker, emptyObject, bigObject, checksumVerified, groupReplace, groupUndo
+  case unicodeNames, awkwardNames, byteOrder, deeperNames, streamSource, worker, emptyObject, bigObject, checksumVerified, groupReplace, groupUndo
   case deleteGroup, repairGroupNoOp
 }
 

@@ -211,6 +211,33 @@ import Testing
     }
   }
 
+  /// A listing holds every object whose name starts with the prefix, deeper names included (the app
+  /// writes names such as `audio/u1/sub/take.mp3` itself), in byte order of the whole name: ' ' (0x20)
+  /// before '/' (0x2F) before '0' (0x30). Page tokens carry across levels.
+  @Test(arguments: backends) func listingsIncludeDeeperNames(_ backend: ConformanceBackend) throws {
+    try conform(backend, .deeperNames) { t, context in
+      let content = try context.content("deep", size: 10)
+      let names = ["audio/u1/a b.wav", "audio/u1/a/x.wav", "audio/u1/a0.wav", "audio/u1/sub/deeper/y.wav", "audio/u1/z.wav"]
+      for name in names.reversed() {
+        _ = try t.store.put(name, from: content.source(), contentType: "audio/wav", overwrite: false)
+      }
+      let byteOrder = { (list: [String]) in list.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map(escaped) }
+      #expect(try t.viewer.listAll(prefix: "audio/u1/").map { escaped($0.name) } == byteOrder(names))
+      #expect(try t.viewer.listSegments(under: "audio/u1/").map(escaped) == ["a", "sub"])
+      #expect(try t.viewer.listSegments(under: "audio/") == ["u1"])
+      guard backend.capabilities.remoteAnswers, backend.capabilities.knownIssues[.listPaging] == nil else { return }
+      var listed: [String] = []
+      var token: String?
+      repeat {
+        let page = try t.store.list(prefix: "audio/u1/", pageToken: token, pageSize: 2)
+        #expect(page.items.count <= 2)
+        listed += page.items.map { escaped($0.name) }
+        token = page.nextPageToken
+      } while token != nil && listed.count < 20
+      #expect(listed == byteOrder(names))
+    }
+  }
+
   @Test(arguments: backends) func listSegmentsNamesTheNextLevel(_ backend: ConformanceBackend) throws {
     try conform(backend, .listSegments) { t, context in
       let content = try context.content("s", size: 10)
@@ -242,7 +269,16 @@ import Testing
         _ = try t.store.put(name, from: content.source(), contentType: "audio/wav", overwrite: false)
       }
       let byteOrder = { (list: [String]) in list.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map(escaped) }
-      #expect(try t.viewer.listAll(prefix: "audio/u1/").map { escaped($0.name) } == byteOrder(names))
+      // Two directories whose names differ only in normalization, each holding n.wav of its own size.
+      let nfc = try context.content("nfc", size: 11)
+      let nfd = try context.content("nfd", size: 12)
+      _ = try t.store.put("audio/u1/caf\u{E9}/n.wav", from: nfc.source(), contentType: "audio/wav", overwrite: false)
+      _ = try t.store.put("audio/u1/cafe\u{301}/n.wav", from: nfd.source(), contentType: "audio/wav", overwrite: false)
+      let listed = try t.viewer.listAll(prefix: "audio/u1/")
+      let all = names + ["audio/u1/caf\u{E9}/n.wav", "audio/u1/cafe\u{301}/n.wav"]
+      #expect(listed.map { escaped($0.name) } == byteOrder(all))
+      #expect(listed.filter { $0.name.hasSuffix("/n.wav") }.map { "\(escaped($0.name)) \($0.size)" }.sorted()
+        == ["audio/u1/caf\\u{e9}/n.wav 11", "audio/u1/cafe\\u{301}/n.wav 12"])
       #expect(try t.viewer.listSegments(under: "audio/").map(escaped) == byteOrder(users + ["u1"]))
     }
   }

@@ -342,11 +342,11 @@ public struct VoiceProfiles {
   /// verified against the record's checksums and renamed into place only when complete. The shared
   /// lock is held throughout, so a concurrent re-store cannot change the set half-way.
   public func download(
-    user: String, profile: String, to directory: String
-  ) throws(RexstoreError) -> (VoiceProfile, [String]) {
+    user: String, profile: String, to directory: FilePathBytes
+  ) throws(RexstoreError) -> (VoiceProfile, [FilePathBytes]) {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
-    return try reading(user: user) { document throws(RexstoreError) -> (VoiceProfile, [String]) in
+    return try reading(user: user) { document throws(RexstoreError) -> (VoiceProfile, [FilePathBytes]) in
       guard let record = try resolve(document, user: user, profile: profile, repair: true) else {
         throw missing(user, profile)
       }
@@ -363,7 +363,7 @@ public struct VoiceProfiles {
         throw RexstoreError(.cannotCreate, error.message)
       }
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
-      var paths: [String] = []
+      var paths: [FilePathBytes] = []
       for (index, sample) in record.samples.enumerated() {
         let path = directory + "/" + FileSystem.baseName(of: sample.name)
         // What rexstore's own record says; the object store checks its own checksums as it reads.

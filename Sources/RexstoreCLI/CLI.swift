@@ -54,6 +54,7 @@ public enum CLI {
           stdout: stdout, stderr: stderr)
         runtime.invalidEnvironment = invalidEnvironment
         runtime.rawEnvironment = rawEnvironment.mapValues { FilePathBytes(bytes: $0) }
+        runtime.rawOptions = invocation.rawOptions
         if let workingDirectoryBytes { runtime.workingDirectoryBytes = FilePathBytes(bytes: workingDirectoryBytes) }
         // A progress line only where someone watches: stderr a terminal, and no --quiet.
         var line: ProgressLine?

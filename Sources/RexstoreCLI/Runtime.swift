@@ -12,6 +12,8 @@ public final class Runtime {
   var invalidEnvironment: Set<String> = []
   /// Those variables' values as bytes (for path settings that will take bytes).
   public var rawEnvironment: [String: FilePathBytes] = [:]
+  /// Every option value as argv's bytes (`Invocation.rawOptions`), for settings that will take byte paths.
+  public var rawOptions: [String: [[UInt8]]] = [:]
   /// The working directory as bytes: relative byte paths are resolved against it (it need not be UTF-8).
   public var workingDirectoryBytes: FilePathBytes
   private var resolved: Config?

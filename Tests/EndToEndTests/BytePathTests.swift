@@ -155,6 +155,10 @@ import Testing
     #expect(Array(copy.prefix(16)) == BytePathTests.b("SQLite format 3") + [0])
     // Nothing but the backup (no temporary, no -journal, no mangled twin) appeared.
     #expect(names(root).filter { $0.starts(with: BytePathTests.b("b")) || $0.starts(with: BytePathTests.b(".b")) } == [BytePathTests.b("b") + [0xFE] + BytePathTests.b(".sqlite3")])
+    // --force replaces it (by rename, beside it) under the same bytes.
+    let again = try run([BytePathTests.b("db"), BytePathTests.b("backup"), dest, BytePathTests.b("--force")])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(names(root).filter { $0.starts(with: BytePathTests.b("b")) || $0.starts(with: BytePathTests.b(".b")) } == [BytePathTests.b("b") + [0xFE] + BytePathTests.b(".sqlite3")])
     // Change the live database, then restore the backup by its byte name.
     #expect(try run([BytePathTests.b("pattern"), BytePathTests.b("set"), BytePathTests.b("1"), BytePathTests.b("t"), BytePathTests.b("k"), BytePathTests.b("2")]).status == 0)
     let restore = try run([BytePathTests.b("db"), BytePathTests.b("restore"), dest])
@@ -184,13 +188,16 @@ import Testing
 
   @Test func userExportWritesIntoADirectoryWhoseNameIsNotUTF8() throws {
     #expect(try run([BytePathTests.b("pattern"), BytePathTests.b("set"), BytePathTests.b("7"), BytePathTests.b("t"), BytePathTests.b("k"), BytePathTests.b("1")]).status == 0)
+    try create(root + BytePathTests.b("/a.wav"), sample(300))
+    #expect(try run([BytePathTests.b("audio"), BytePathTests.b("put"), BytePathTests.b("7"), BytePathTests.b("a.wav")]).status == 0)
     let directory = root + BytePathTests.b("/d") + [0xFF] + BytePathTests.b("/inner")
     let r = try run([BytePathTests.b("user"), BytePathTests.b("export"), BytePathTests.b("7"), BytePathTests.b("-o"), directory])
     #expect(r.status == 0, "\(r.stderr)")
     let json = try jsonObject(r.stdout)
     #expect(json["directory"] as? String == scratch.path + #"/d\xFF/inner"#)
     #expect(json["directory_bytes_hex"] as? String == BytePathTests.hex(directory))
-    #expect(names(directory) == [BytePathTests.b("database.ndjson"), BytePathTests.b("manifest.json")])
+    #expect(names(directory) == [BytePathTests.b("database.ndjson"), BytePathTests.b("manifest.json"), BytePathTests.b("objects")])
+    #expect(contents(directory + BytePathTests.b("/objects/audio/7/a.wav")) == sample(300))
     #expect(String(decoding: try #require(contents(directory + BytePathTests.b("/database.ndjson"))), as: UTF8.self).contains(#""table":"user_patterns""#))
   }
 

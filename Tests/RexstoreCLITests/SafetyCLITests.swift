@@ -90,6 +90,30 @@ import Testing
     #expect(throws: RexstoreError.self) { try Parser.parse(text.words, invalidUTF8: text.invalid, raw: text.bytes) }
   }
 
+  /// Which operands are byte paths is the table's to say: every file or directory operand of a command
+  /// is one, except those whose handler still takes text (`migrate --from`; the global settings).
+  @Test func theTableMarksEveryCommandPathOperandAsBytes() {
+    var textPaths: [String] = []
+    for command in CommandTable.allCommands {
+      for argument in command.arguments where argument.completion.isPath && !argument.bytePath {
+        textPaths.append("\(command.name) \(argument.name)")
+      }
+      for option in command.options where option.completion.isPath && !option.bytePath {
+        textPaths.append("\(command.name) --\(option.long)")
+      }
+    }
+    #expect(textPaths == ["migrate --from"])
+    #expect(CommandTable.globalOptions.allSatisfy { !$0.bytePath })
+    let bytePaths = CommandTable.allCommands.flatMap { command in
+      command.arguments.filter(\.bytePath).map { "\(command.name) \($0.name)" }
+        + command.options.filter(\.bytePath).map { "\(command.name) --\($0.long)" }
+    }
+    #expect(Set(bytePaths) == [
+      "audio put FILE", "audio get --output", "pattern import FILE", "profile store SAMPLE", "profile get --output",
+      "user export --output", "db backup DEST", "db restore SRC",
+    ])
+  }
+
   @Test func escapedFormShowsBadBytesAsHex() {
     #expect(RawArguments.escaped([0x61, 0xFF, 0xC3, 0xA9, 0xE2, 0x82]) == "a\\xFFé\\xE2\\x82")
     let raw = RawArguments([[0x61], [0x80]])

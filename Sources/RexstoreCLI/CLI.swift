@@ -141,7 +141,9 @@ extension CLI {
     }
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let cwdBytes = getcwd(&buffer, buffer.count) != nil ? buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) } : Array("/".utf8)
-    let cwd = String(decoding: cwdBytes, as: UTF8.self)
+    // Settings still resolve relative paths as text: in a working directory whose name is not UTF-8,
+    // they go through /proc/self/cwd (the kernel's name for it), never through a mangled name.
+    let cwd = String(validating: cwdBytes, as: UTF8.self) ?? "/proc/self/cwd"
     let stdout = FileSink(fd: 1)
     let stderr = FileSink(fd: 2)
     var status = run(

@@ -215,6 +215,19 @@ import Testing
     #expect(try jsonObject(get.stdout)["path_bytes_hex"] as? String == BytePathTests.hex(cwd + BytePathTests.b("/out.wav")))
   }
 
+  /// A relative path *setting* in such a working directory lands there too, not in a directory with a
+  /// U+FFFD-mangled name (settings resolve through /proc/self/cwd then).
+  @Test func relativeSettingsInAWorkingDirectoryThatIsNotUTF8() throws {
+    let cwd = root + BytePathTests.b("/w") + [0xFF]
+    #expect(mkdir(cwd.map { CChar(bitPattern: $0) } + [0], 0o700) == 0)
+    let r = try run(
+      [BytePathTests.b("--db"), BytePathTests.b("rel.sqlite3"), BytePathTests.b("pattern"), BytePathTests.b("set"), BytePathTests.b("1"), BytePathTests.b("t"), BytePathTests.b("k"), BytePathTests.b("v")],
+      cwd: cwd)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(names(cwd).contains(BytePathTests.b("rel.sqlite3")))
+    #expect(names(root) == [BytePathTests.b("w") + [0xFF]], "\(names(root).map { String(decoding: $0, as: UTF8.self) })")
+  }
+
   /// Text stays text: a word that is not UTF-8 where the command wants text is refused (64), and the
   /// global path settings and `migrate --from` are not byte paths yet (64, "not supported").
   @Test func textAndSettingsThatAreNotUTF8AreStillRefused() throws {

@@ -42,7 +42,7 @@ struct ProfileEntry {
   var json: JSONValue {
     var members: [JSONValue.Member] = [.init("storage", .string(storage))]
     let list = JSONValue.array(names.map(JSONValue.string))
-    members.append(.init(storage == "gcs" ? "blob_names" : "sample_paths", list))
+    members.append(.init(Backends.isRemote(storage) ? "blob_names" : "sample_paths", list))
     members.append(.init("metadata", metadata))
     members.append(.init("created_at", createdAt.map(JSONValue.string) ?? .null))
     var own: [JSONValue.Member] = [.init("format", .int(1))]
@@ -213,7 +213,7 @@ public struct VoiceProfiles {
         if (try? entry(profiles[member: profile], user: user, profile: profile)) ?? nil == nil {
           let own = directory + "/"
           for case .string(let name) in doomed where name.utf8.starts(with: own.utf8) {
-            if text("storage") == "gcs" { _ = try? objects.delete(name) } else { _ = try? local.deleteSample(name) }
+            if Backends.isRemote(text("storage")) { _ = try? objects.delete(name) } else { _ = try? local.deleteSample(name) }
           }
           local.removeEmptyDirectory(directory)
         }
@@ -298,7 +298,7 @@ public struct VoiceProfiles {
   ) throws(RexstoreError) -> VoiceProfile? {
     guard let entry = try entry(try profilesObject(document, user: user)[member: profile], user: user, profile: profile)
     else { return nil }
-    if repair, entry.storage != "gcs", let details = entry.details {
+    if repair, !Backends.isRemote(entry.storage), let details = entry.details {
       // A store by rexstore 0.1, killed between its swap and its commit, left the recorded set under
       // a temporary name: put it back (no store can be between those steps now: we hold the lock).
       _ = try local.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile), toMatch: details) {
@@ -328,8 +328,8 @@ public struct VoiceProfiles {
   /// Where an entry's samples are: the local root for `local` entries, the configured remote for
   /// `gcs` ones (69 when none is configured).
   private func store(for entry: ProfileEntry, user: String, profile: String) throws(RexstoreError) -> any ObjectStore {
-    // The app reads every entry that is not "gcs" from its working directory.
-    if entry.storage != "gcs" { return local }
+    // The app reads every entry that is not "gcs" from its working directory (rexstore: not a remote).
+    if !Backends.isRemote(entry.storage) { return local }
     guard objects.backend == entry.storage else {
       throw RexstoreError(
         .unavailable, "voice profile '\(profile)' of user '\(user)' is stored in \(entry.storage), which is not configured",
@@ -428,13 +428,13 @@ public struct VoiceProfiles {
     var result = Deletion(deleted: true)
     for name in entry.names {
       do throws(RexstoreError) {
-        let gone = entry.storage == "gcs" ? try store.delete(name) : try local.deleteSample(name)
+        let gone = Backends.isRemote(entry.storage) ? try store.delete(name) : try local.deleteSample(name)
         if gone { result.samplesDeleted.append(name) }
       } catch {
         result.failures.append((name, error))
       }
     }
-    if entry.storage != "gcs" { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
+    if !Backends.isRemote(entry.storage) { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
     return result
   }
 
@@ -505,7 +505,7 @@ public struct VoiceProfiles {
     }
     var storage = "local"
     if case .string(let s)? = value["storage"] { storage = s }
-    let key = storage == "gcs" ? "blob_names" : "sample_paths"
+    let key = Backends.isRemote(storage) ? "blob_names" : "sample_paths"
     var names: [String] = []
     switch value[key] {
     case nil, .null?: break
@@ -564,7 +564,7 @@ public struct VoiceProfiles {
       .init("crc32c", .optional(info.crc32c)), .init("content_type", .optional(info.contentType)),
       .init("backend", .string(info.backend)),
     ]
-    if let generation = info.generation { members.append(.init("generation", .int(generation))) }
+    if let version = info.version { members.append(.init("version", .string(version))) }
     return .object(members)
   }
 
@@ -577,7 +577,9 @@ public struct VoiceProfiles {
     var info = ObjectInfo(
       name: name, size: Int64(size) ?? 0, md5: text("md5"), crc32c: text("crc32c"), contentType: text("content_type"),
       backend: text("backend") ?? "local", updated: text("updated_at").flatMap(Timestamp.parse))
-    if case .number(let g)? = item["generation"] { info.generation = Int64(g) }
+    // rexstore 0.2 wrote GCS's generation as a number.
+    if case .number(let g)? = item["generation"] { info.version = g }
+    if case .string(let v)? = item["version"] { info.version = v }
     return info
   }
 }

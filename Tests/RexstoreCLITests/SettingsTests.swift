@@ -80,3 +80,16 @@ import Testing
     #expect(try bucket("from-flag", "from-env") == "from-flag")
   }
 }
+
+/// Presentation lives in the CLI (issue 11): the core returns typed values and defines no output JSON.
+@Suite struct PresentationLayerTests {
+  @Test func theCoreDefinesNoOutputJSON() throws {
+    let core = GeneratedFilesTests.packageRoot.appendingPathComponent("Sources/RexstoreCore")
+    let files = FileManager.default.enumerator(atPath: core.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+    #expect(!files.isEmpty)
+    for file in files {
+      let text = try String(contentsOf: core.appendingPathComponent(file), encoding: .utf8)
+      #expect(!text.contains("var json: JSONValue"), "\(file) defines output JSON; put it in Sources/RexstoreCLI/Presentation")
+    }
+  }
+}

@@ -106,12 +106,6 @@ public struct HealthCheck: Sendable, Equatable {
     self.values = values
   }
 
-  public var json: JSONValue {
-    .record([
-      "name": .string(name), "status": .string(level.rawValue), "message": .string(message),
-      "values": .object(values.map { JSONValue.Member($0.key, $0.value) }),
-    ])
-  }
 }
 
 /// A whole `health` run: its checks, its level, and the monitoring-plugin one-line form.

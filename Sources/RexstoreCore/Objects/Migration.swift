@@ -180,7 +180,7 @@ public struct Migration {
         moved.storage = remote.backend
         moved.details = uploaded
         moved.updatedAt = Timestamp.now().storedForm
-        entries.set(member.key, moved.json)
+        entries.set(member.key, moved.stored)
         changed = true
         report.repointed.append(user + "/" + member.key)
         for (name, action) in zip(entry.names, actions) {

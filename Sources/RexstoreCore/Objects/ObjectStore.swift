@@ -14,13 +14,6 @@ public struct ObjectInfo: Sendable, Equatable {
   /// recorded anywhere, e.g. a file the app wrote itself); nil for objects that were not read.
   public var verified: Bool? = nil
 
-  public var json: JSONValue {
-    .record([
-      "blob": .string(name), "size_bytes": .int(size), "md5": .optional(md5), "crc32c": .optional(crc32c),
-      "content_type": .optional(contentType), "backend": .string(backend),
-      "updated_at": updated.map { .string($0.outputForm) } ?? .null,
-    ])
-  }
 }
 
 public struct ObjectPage: Sendable {

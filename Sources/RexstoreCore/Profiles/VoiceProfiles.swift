@@ -14,15 +14,6 @@ public struct VoiceProfile: Sendable, Equatable {
 
   public var totalBytes: Int64 { samples.reduce(0) { $0 + $1.size } }
 
-  public var json: JSONValue {
-    .record([
-      "user_id": .string(userID), "profile_id": .string(profileID), "storage": .string(storage),
-      "metadata": metadata, "samples": .array(samples.map(\.json)), "sample_count": .int(samples.count + missing.count),
-      "missing_samples": .array(missing.map(JSONValue.string)),
-      "total_bytes": .int(totalBytes), "created_at": Timestamp.outputForm(ofStored: createdAt),
-      "updated_at": Timestamp.outputForm(ofStored: updatedAt ?? createdAt),
-    ])
-  }
 }
 
 /// One dossier entry under `voice_profiles`, as the app writes it (`storage`, `sample_paths` or
@@ -39,7 +30,7 @@ struct ProfileEntry {
   var details: [ObjectInfo]?
 
   /// The entry as the app's unchanged code reads it.
-  var json: JSONValue {
+  var stored: JSONValue {
     var members: [JSONValue.Member] = [.init("storage", .string(storage))]
     let list = JSONValue.array(names.map(JSONValue.string))
     members.append(.init(Backends.isRemote(storage) ? "blob_names" : "sample_paths", list))
@@ -144,7 +135,7 @@ public struct VoiceProfiles {
     let record = ProfileEntry(
       storage: storage == "local" ? "local" : storage, names: replacement.objects.map(\.name), metadata: metadata,
       createdAt: createdAt, updatedAt: now, details: replacement.objects)
-    profiles.set(profile, record.json)
+    profiles.set(profile, record.stored)
     document.set("voice_profiles", .object(profiles))
     pending.remove(profile)
     if pending.isEmpty { document.remove(VoiceProfiles.pendingKey) } else { document.set(VoiceProfiles.pendingKey, .object(pending)) }
@@ -241,7 +232,7 @@ public struct VoiceProfiles {
           let record = ProfileEntry(
           storage: "local", names: samples.map(\.name), metadata: intent.value["metadata"] ?? .object([]),
           createdAt: text("created_at"), updatedAt: text("updated_at"), details: samples)
-          profiles.set(profile, record.json)
+          profiles.set(profile, record.stored)
         }
       } else if objects.backend != "local", case .array(let planned)? = intent.value["names"] {
         // Forgotten: what the dead store may already have uploaded to the bucket under names no

@@ -34,7 +34,7 @@ public final class Runtime {
   public func config() throws(RexstoreError) -> Config {
     if let resolved { return resolved }
     // A setting read from a variable that is not valid UTF-8 would name a different file: refuse.
-    if let name = invalidEnvironment.filter(Config.readsVariable).sorted().first {
+    if let name = invalidEnvironment.filter(Settings.readsVariable).sorted().first {
       throw RexstoreError(
         .config, "environment variable \(name) is not valid UTF-8: paths and settings that are not valid UTF-8 are not supported")
     }

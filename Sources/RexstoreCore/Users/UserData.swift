@@ -41,16 +41,6 @@ public struct UserData {
     }
     public var isEmpty: Bool { itemCount == 0 }
 
-    public var json: JSONValue {
-      .record([
-        "database": .object(rows.map { JSONValue.Member($0.0, .int($0.1.count)) }),
-        "audio": .array(audio.map(\.json)),
-        "profiles": .array(profiles.map(\.json)),
-        "unreferenced_samples": .array(unreferenced.map(\.json)),
-        "dossier": .optional(dossier),
-        "item_count": .int(itemCount),
-      ])
-    }
   }
 
   public func inventory() throws(RexstoreError) -> Inventory {
@@ -164,8 +154,9 @@ public struct UserData {
       let text = try FileSystem.readSmallFile(dossier, limit: DossierDirectory.maxBytes)
       try UserData.writeNew(directory + "/dossier.json", Array(text.utf8))
     }
+    // A stored format with its own version, independent of the command's output.
     let manifest = JSONValue.record([
-      "user_id": .string(userID), "object_user": .string(objectUser), "exported_at": .string(Timestamp.now().outputForm),
+      "format": .int(1), "user_id": .string(userID), "object_user": .string(objectUser), "exported_at": .string(Timestamp.now().outputForm),
       "database": .object(found.rows.map { JSONValue.Member($0.0, .int($0.1.count)) }),
       "files": .array(files), "profiles": .array(found.profiles.map { .string($0.profileID) }),
       "dossier": found.dossier == nil ? .null : .string("dossier.json"), "item_count": .int(found.itemCount),

@@ -2,7 +2,7 @@
 _rexstore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local group="" verb="" i w skip=0
-  local globals="--root --db --objects --app-dir --dossiers --config --busy-timeout --backend --bucket --credentials --no-fallback --pretty --ndjson --quiet --verbose --help --version"
+  local globals="--root --db --objects --app-dir --dossiers --config --busy-timeout --backend --bucket --no-fallback --credentials --pretty --ndjson --quiet --verbose --help --version"
   if [[ $cur == = ]]; then cur=""
   elif [[ $prev == = ]]; then prev=${COMP_WORDS[COMP_CWORD-2]}
   fi

@@ -2,17 +2,22 @@ import RexstoreCore
 
 /// argv as the kernel hands it over: bytes. Swift's `CommandLine.arguments` replaces invalid UTF-8 with
 /// U+FFFD, which would store a mangled pattern key or open a different file than the one named; here
-/// each argument that is not valid UTF-8 is kept in an escaped form (`\xFF`) for messages only, and the
-/// parser refuses it (exit 64) once it knows what the argument is.
+/// each argument keeps its bytes (`bytes`), and one that is not valid UTF-8 has an escaped form
+/// (`\xFF`) as its word, for messages only. Once the parser knows what each argument is, it refuses
+/// such a word (exit 64) unless the command table says it is a path (`bytePath`), which then reaches
+/// the file system as these bytes.
 public struct RawArguments: Sendable {
   /// Each argument: its text, or for invalid UTF-8 a display form with the bad bytes as `\xHH`.
   public var words: [String]
   /// Indices of the arguments that were not valid UTF-8.
   public var invalid: Set<Int>
+  /// Each argument's bytes, exactly as argv held them.
+  public var bytes: [[UInt8]]
 
   public init(_ argv: [[UInt8]]) {
     words = []
     invalid = []
+    bytes = argv
     for (index, bytes) in argv.enumerated() {
       if let text = String(validating: bytes, as: UTF8.self) {
         words.append(text)
@@ -24,28 +29,7 @@ public struct RawArguments: Sendable {
   }
 
   /// Valid UTF-8 runs as they are, every other byte as `\xHH`: readable, and never raw bytes on stderr.
-  static func escaped(_ bytes: [UInt8]) -> String {
-    var out = ""
-    var index = 0
-    while index < bytes.count {
-      // The longest valid sequence starting here (1 to 4 bytes).
-      var taken = 0
-      for length in 1...4 where index + length <= bytes.count {
-        if let scalar = String(validating: bytes[index..<index + length], as: UTF8.self) {
-          out += scalar
-          taken = length
-          break
-        }
-      }
-      if taken == 0 {
-        let hex = Array("0123456789ABCDEF")
-        out += "\\x" + String(hex[Int(bytes[index] >> 4)]) + String(hex[Int(bytes[index] & 0x0F)])
-        taken = 1
-      }
-      index += taken
-    }
-    return out
-  }
+  static func escaped(_ bytes: [UInt8]) -> String { FilePathBytes.escaped(bytes) }
 
   /// The process's own argv (without the program name), read as bytes.
   public static func fromProcess() -> RawArguments {
@@ -124,5 +108,6 @@ extension RawArguments {
   public init(words: [String], invalid: Set<Int>) {
     self.words = words
     self.invalid = invalid
+    self.bytes = words.map { Array($0.utf8) }
   }
 }

@@ -18,10 +18,13 @@ public enum CLI {
   /// Runs one invocation from argv as bytes: words that are not valid UTF-8 are refused (exit 64).
   ///
   /// `invalidEnvironment` names the variables whose values were not valid UTF-8; configuration refuses
-  /// to use any of them (exit 78) rather than open a file under a mangled name.
+  /// to use any of them (exit 78) rather than open a file under a mangled name. `rawEnvironment` holds
+  /// those values' bytes, and `workingDirectoryBytes` the working directory's (nil: its UTF-8), which
+  /// relative byte paths are resolved against.
   public static func run(
     arguments raw: RawArguments, environment: [String: String], invalidEnvironment: Set<String> = [],
-    workingDirectory: String, stdout: any OutputSink, stderr: any OutputSink
+    rawEnvironment: [String: [UInt8]] = [:], workingDirectory: String, workingDirectoryBytes: [UInt8]? = nil,
+    stdout: any OutputSink, stderr: any OutputSink
   ) -> Int32 {
     let arguments = raw.words
     // A bare `rexstore` is a usage error, but the usage itself is what the user needs: on stdout.
@@ -30,7 +33,7 @@ public enum CLI {
       return ExitStatus.of(.usage)
     }
     do {
-      let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid)
+      let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid, raw: raw.bytes)
       switch parsed {
       case .version:
         try stdout.write("rexstore \(version)\n")
@@ -50,6 +53,9 @@ public enum CLI {
           environment: environment, workingDirectory: workingDirectory, options: invocation.options,
           stdout: stdout, stderr: stderr)
         runtime.invalidEnvironment = invalidEnvironment
+        runtime.rawEnvironment = rawEnvironment.mapValues { FilePathBytes(bytes: $0) }
+        runtime.rawOptions = invocation.rawOptions
+        if let workingDirectoryBytes { runtime.workingDirectoryBytes = FilePathBytes(bytes: workingDirectoryBytes) }
         // A progress line only where someone watches: stderr a terminal, and no --quiet.
         var line: ProgressLine?
         if stderr.isTerminal, !runtime.quiet, let sink = stderr as? FileSink {
@@ -112,6 +118,7 @@ extension CLI {
   public static func main(arguments: RawArguments, environ: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var environment: [String: String] = [:]
     var invalidEnvironment: Set<String> = []
+    var rawEnvironment: [String: [UInt8]] = [:]
     var entry = environ
     while let pointer = entry.pointee {
       // Byte-level split: this runs on every call, and Character-level search showed in profiles.
@@ -126,18 +133,22 @@ extension CLI {
           } else {
             environment[key] = RawArguments.escaped(Array(raw))
             invalidEnvironment.insert(key)
+            rawEnvironment[key] = Array(raw)
           }
         }
       }
       entry += 1
     }
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let cwd = getcwd(&buffer, buffer.count) != nil ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
+    let cwdBytes = getcwd(&buffer, buffer.count) != nil ? buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) } : Array("/".utf8)
+    // Settings still resolve relative paths as text: in a working directory whose name is not UTF-8,
+    // they go through /proc/self/cwd (the kernel's name for it), never through a mangled name.
+    let cwd = String(validating: cwdBytes, as: UTF8.self) ?? "/proc/self/cwd"
     let stdout = FileSink(fd: 1)
     let stderr = FileSink(fd: 2)
     var status = run(
-      arguments: arguments, environment: environment, invalidEnvironment: invalidEnvironment, workingDirectory: cwd,
-      stdout: stdout, stderr: stderr)
+      arguments: arguments, environment: environment, invalidEnvironment: invalidEnvironment,
+      rawEnvironment: rawEnvironment, workingDirectory: cwd, workingDirectoryBytes: cwdBytes, stdout: stdout, stderr: stderr)
     do {
       try stdout.flush()
     } catch {

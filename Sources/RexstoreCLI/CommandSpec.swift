@@ -24,10 +24,12 @@ public struct OptionSpec: Sendable {
   public var help: String
   public var repeatable: Bool
   public var completion: CompletionKind
+  /// See `ArgumentSpec.bytePath`.
+  public var bytePath: Bool
 
   public init(
     _ long: String, short: Character? = nil, value: String? = nil, help: String, repeatable: Bool = false,
-    completion: CompletionKind = .none
+    completion: CompletionKind = .none, bytePath: Bool = false
   ) {
     self.long = long
     self.short = short
@@ -35,6 +37,7 @@ public struct OptionSpec: Sendable {
     self.help = help
     self.repeatable = repeatable
     self.completion = completion
+    self.bytePath = bytePath
   }
 
   public var isSwitch: Bool { valueName == nil }
@@ -56,15 +59,22 @@ public struct ArgumentSpec: Sendable {
   /// Takes every remaining word (`BLOB...`); only the last argument may be variadic.
   public var variadic: Bool
   public var completion: CompletionKind
+  /// A path the handler passes to the file system as the bytes given (`Invocation.path`,
+  /// `pathArgument`): not valid UTF-8 is fine. Every other word is text and refused (64) unless it is
+  /// valid UTF-8; so is a path operand (a `.file`/`.directory` completion) whose handler still takes
+  /// text (the global settings, `migrate --from`), with "not supported" in the message.
+  public var bytePath: Bool
 
   public init(
-    _ name: String, help: String, optional: Bool = false, variadic: Bool = false, completion: CompletionKind = .none
+    _ name: String, help: String, optional: Bool = false, variadic: Bool = false, completion: CompletionKind = .none,
+    bytePath: Bool = false
   ) {
     self.name = name
     self.help = help
     self.optional = optional
     self.variadic = variadic
     self.completion = completion
+    self.bytePath = bytePath
   }
 
   /// `USER`, `[FILE]`, `SAMPLE...`.

@@ -1,22 +1,12 @@
 /// The one static command table. Parsing, help, completions and the man page all read it, so they
 /// cannot drift apart (git's `commands[]`, ripgrep's flag registry).
 public enum CommandTable {
-  public static let globalOptions: [OptionSpec] = [
-    OptionSpec("root", value: "DIR", help: "data root (default $XDG_DATA_HOME/rexstore)", completion: .directory),
-    OptionSpec("db", value: "PATH", help: "SQLite database (default ROOT/rexstore.sqlite3)", completion: .file),
-    OptionSpec("objects", value: "DIR", help: "local object root (default ROOT/objects)", completion: .directory),
-    OptionSpec("app-dir", value: "DIR", help: "the app's working directory: its RexVoice.db, objects and dossiers", completion: .directory),
-    OptionSpec("dossiers", value: "DIR", help: "the app's dossier directory (default ROOT/dossiers)", completion: .directory),
-    OptionSpec("config", value: "FILE", help: "JSON config file (default $XDG_CONFIG_HOME/rexstore/config.json)", completion: .file),
-    OptionSpec("busy-timeout", value: "DUR", help: "how long to wait for a busy database (default 5s)"),
-    OptionSpec("backend", value: "NAME", help: "object backend: auto, gcs or local (default auto)", completion: .choices(["auto", "gcs", "local"])),
-    OptionSpec("bucket", value: "NAME", help: "GCS bucket (default $GCS_BUCKET_NAME)"),
-    OptionSpec("credentials", value: "FILE", help: "service-account key or ADC file (default $GOOGLE_APPLICATION_CREDENTIALS)", completion: .file),
-    OptionSpec("no-fallback", help: "fail (exit 69) instead of storing locally when GCS is unavailable"),
+  /// Every setting with a flag (declared once in `Settings`), then the output switches.
+  public static let globalOptions: [OptionSpec] = Settings.options + [
     OptionSpec("pretty", help: "indent JSON output"),
     OptionSpec("ndjson", help: "print lists one item per line"),
     OptionSpec("quiet", help: "no warnings on stderr"),
-    OptionSpec("verbose", short: "v", help: "log each GCS request on stderr (secrets masked)"),
+    OptionSpec("verbose", short: "v", help: "log each request to a remote on stderr (secrets masked)"),
   ]
 
   /// `-h`/`--help` and `--version` are handled by the parser before any table lookup; listed for help.
@@ -33,10 +23,10 @@ public enum CommandTable {
     GroupSpec(name: "insight", summary: "insights: JSON objects ranked by importance", commands: InsightCommands.all),
     GroupSpec(name: "user", summary: "one user everywhere: export and erase", commands: UserCommands.all),
     GroupSpec(name: "db", summary: "database status, upgrade, check, backup and vacuum", commands: DatabaseCommands.all),
-    GroupSpec(name: "sign", summary: "V4 signed URL for gs://BUCKET/OBJECT, offline", commands: [SignCommands.general]),
-    GroupSpec(name: "migrate", summary: "move local objects into GCS", commands: [MigrateCommand.spec]),
+    GroupSpec(name: "sign", summary: "signed URL for gs:// or s3:// objects, offline", commands: [SignCommands.general]),
+    GroupSpec(name: "migrate", summary: "move local objects into the remote bucket", commands: [MigrateCommand.spec]),
     GroupSpec(name: "fsck", summary: "find and repair leftovers of interrupted writers", commands: [FsckCommand.spec]),
-    GroupSpec(name: "health", summary: "check the database, the local object root and GCS", commands: [HealthCommand.spec]),
+    GroupSpec(name: "health", summary: "check the database, the local root and the remote", commands: [HealthCommand.spec]),
     GroupSpec(name: "config", summary: "the resolved settings and their sources", commands: [ConfigCommand.show]),
     GroupSpec(name: "completion", summary: "print a shell completion script", commands: [MetaCommands.completion]),
     GroupSpec(name: "man", summary: "print the man page (mdoc)", commands: [MetaCommands.man]),

@@ -1,114 +1,53 @@
 import RexstoreCore
 
-/// Builds the object store the configuration asks for: the local root, or GCS with the local root
-/// as its fallback.
-extension Config {
-  /// The JSON API endpoint: an emulator, an explicit endpoint, or Google's.
-  public var gcsEndpointURL: String {
-    if let emulatorHost { return GCSSettings.normalizedEndpoint(emulatorHost.value) }
-    if let gcsEndpoint { return GCSSettings.normalizedEndpoint(gcsEndpoint.value) }
-    return "https://storage.googleapis.com"
-  }
-
-  func milliseconds(_ setting: Setting) -> Int {
-    Int((try? DurationParser.microseconds(setting.value)) ?? 0) / 1000
-  }
-
-  public func gcsSettings() throws(RexstoreError) -> GCSSettings {
-    guard let bucket else {
-      throw RexstoreError(.config, "GCS needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
-    }
-    let timeout = max(1, milliseconds(gcsTimeout) / 1000)
-    var settings = GCSSettings(
-      endpoint: gcsEndpointURL, bucket: bucket.value,
-      retry: RetryPolicy(
-        attempts: Int(gcsRetries.value) ?? 5, baseDelayMilliseconds: milliseconds(gcsRetryDelay),
-        maxDelayMilliseconds: max(milliseconds(gcsRetryDelay), 16_000)),
-      timeouts: HTTPTimeouts(
-        connectMilliseconds: min(10_000, timeout * 1000), stallSeconds: timeout,
-        deadlineMilliseconds: max(1, milliseconds(gcsDeadline))))
-    settings.spoolDirectory = objects.value + "/.rexstore-spool"
-    settings.temporaryDirectory = temporaryDirectory
-    return settings
-  }
-
-  /// Application Default Credentials, in their order: none under an emulator; the named file; gcloud's
-  /// well-known file; the metadata server.
-  public func gcsCredentials() throws(RexstoreError) -> GCSCredentials {
-    if emulatorHost != nil { return .anonymous }
-    if let credentials { return try GCSCredentials.load(path: credentials.value) }
-    if let wellKnownCredentials { return try GCSCredentials.load(path: wellKnownCredentials) }
-    if let metadataHost { return .metadataServer(host: metadataHost.value) }
-    // Off Google Cloud, asking 169.254.169.254 would only cost timeouts before the fallback.
-    guard Config.onGoogleCompute else {
-      throw RexstoreError(
-        .unavailable, "no GCS credentials: no credentials file, no gcloud ADC file, and not on Google Cloud",
-        hint: "set GOOGLE_APPLICATION_CREDENTIALS or --credentials")
-    }
-    return .metadataServer(host: "169.254.169.254")
-  }
-
-  /// What google-auth checks before it tries the metadata server: the DMI product name.
-  static var onGoogleCompute: Bool {
-    guard let name = try? FileSystem.readSmallFile("/sys/class/dmi/id/product_name", limit: 4096) else { return false }
-    return name.hasPrefix("Google")
-  }
-
-  /// Which credentials a GCS request would use, for `health` (never the secret itself).
-  public var credentialsSource: String {
-    if emulatorHost != nil { return "none (emulator)" }
-    if let credentials { return credentials.value }
-    if let wellKnownCredentials { return wellKnownCredentials }
-    if let metadataHost { return "metadata server " + metadataHost.value }
-    return Config.onGoogleCompute ? "metadata server 169.254.169.254" : "none found"
-  }
-}
-
+/// Builds the object store the configuration asks for: the local root, or a registered remote with
+/// the local root as its fallback. Nothing here names a backend: the registry does.
 extension Runtime {
-  /// The configured object store. With GCS, the local root stands behind it for writes GCS cannot
-  /// take (unless --no-fallback) and for objects stored there earlier.
+  /// What a backend's constructor gets: the resolved settings and the facts of this run.
+  func backendContext(_ config: Config, purpose: BackendContext.Purpose = .normal) -> BackendContext {
+    var log: (@Sendable (String) -> Void)?
+    if verbose {
+      let sink = stderr
+      let lines = LineLog { line in try? sink.write(JSONValue.record(["request": .string(line)]).serialized(.compact) + "\n") }
+      log = { lines($0) }
+    }
+    return BackendContext(
+      settings: config.values, environment: environment, localRoot: config.objects.value,
+      temporaryDirectory: config.temporaryDirectory, cacheDirectory: config.cacheDirectory, purpose: purpose,
+      requestLog: log)
+  }
+
+  /// The configured object store. With a remote, the local root stands behind it for writes the remote
+  /// cannot take (unless --no-fallback) and for objects stored there earlier.
   public func objects() throws(RexstoreError) -> any ObjectStore {
     let config = try config()
     let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
-    guard config.effectiveBackend == "gcs" else { return local }
-    let window = OutageWindow(
-      root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
-    let gcs: Result<GCSObjectStore, RexstoreError>
+    guard let registration = config.remote else { return local }
+    let window = OutageWindow(root: config.objects.value, windowMicroseconds: config.outageWindowMicroseconds)
+    let remote: Result<any RemoteObjectStore, RexstoreError>
     do throws(RexstoreError) {
-      gcs = .success(try gcsStore(singleAttempt: window.recent() != nil))
+      // Inside an outage window what still goes to the remote (a read with no local copy) is tried once.
+      remote = .success(try registration.open(backendContext(config, purpose: window.recent() != nil ? .singleAttempt : .normal)))
     } catch {
       guard FallbackObjectStore.isOutage(error) else { throw error }
-      gcs = .failure(error)
+      remote = .failure(error)
     }
     let store = FallbackObjectStore(
-      gcs: gcs, local: local, fallbackEnabled: config.noFallback.value != "true", warn: { [self] in warn($0) })
+      backend: registration.name, remote: remote, local: local, fallbackEnabled: !config.noFallback,
+      warn: { [self] in warn($0) })
     store.window = window
     return store
   }
 
-  /// The bucket alone, for commands that need GCS itself (`health`, `migrate`).
-  public func gcsStore(probe: Bool = false, singleAttempt: Bool = false) throws(RexstoreError) -> GCSObjectStore {
+  /// The remote alone, for `migrate` (see `Config.migrationTarget`).
+  public func migrationStore() throws(RexstoreError) -> any RemoteObjectStore {
     let config = try config()
-    var settings = try config.gcsSettings()
-    // Inside an outage window what still goes to GCS (a read with no local copy) is tried once.
-    if singleAttempt { settings.retry.attempts = 1 }
-    if verbose {
-      let sink = stderr
-      let log = LineLog { line in try? sink.write(JSONValue.record(["request": .string(line)]).serialized(.compact) + "\n") }
-      settings.requestLog = { log($0) }
+    guard let registration = config.migrationTarget else {
+      throw RexstoreError(
+        .config, "migrate needs a remote backend, and --backend local was given",
+        hint: "pass --backend NAME --bucket BUCKET")
     }
-    if probe {
-      settings.retry.attempts = min(settings.retry.attempts, 2)
-      // A monitoring check must answer: each probe request gets at most 10 s in all (less if
-      // gcs_deadline says so), two tries.
-      settings.timeouts = HTTPTimeouts(
-        connectMilliseconds: 3_000, stallSeconds: 5,
-        deadlineMilliseconds: min(10_000, settings.timeouts.deadlineMilliseconds))
-      settings.retry.deadlineMilliseconds = min(settings.retry.deadlineMilliseconds, 10_000)
-    }
-    let credentials = try config.gcsCredentials()
-    return try GCSObjectStore(
-      settings: settings, tokens: TokenSource(credentials: credentials, cacheDirectory: config.cacheDirectory))
+    return try registration.open(backendContext(config))
   }
 }
 

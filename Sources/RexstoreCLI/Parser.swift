@@ -5,11 +5,28 @@ public struct Invocation: Sendable {
   public var command: CommandSpec
   /// Option values by long name; switches map to `[""]`. Repeated scalars keep every value; the last wins.
   public var options: [String: [String]]
+  /// Positional arguments as text; a word that is not valid UTF-8 (only possible for a `bytePath`
+  /// operand) is here in its display form (`\xFF`), for messages: use `pathArgument` to open it.
   public var arguments: [String]
+  /// Every option value as the bytes argv held, beside `options` (same keys, same order).
+  public var rawOptions: [String: [[UInt8]]] = [:]
+  /// Every positional argument as the bytes argv held, beside `arguments`.
+  public var rawArguments: [[UInt8]] = []
 
   public func flag(_ long: String) -> Bool { options[long] != nil }
   public func value(_ long: String) -> String? { options[long]?.last }
   public func values(_ long: String) -> [String] { options[long] ?? [] }
+
+  /// A path option's value as bytes, passed to the file system unchanged (`OptionSpec.bytePath`).
+  public func path(_ long: String) -> FilePathBytes? {
+    if let raw = rawOptions[long]?.last { return FilePathBytes(bytes: raw) }
+    return value(long).map(FilePathBytes.init)
+  }
+
+  /// A positional path argument as bytes (`ArgumentSpec.bytePath`).
+  public func pathArgument(_ index: Int) -> FilePathBytes {
+    index < rawArguments.count ? FilePathBytes(bytes: rawArguments[index]) : FilePathBytes(arguments[index])
+  }
 }
 
 /// What the command line asked for.
@@ -30,14 +47,18 @@ public enum Parser {
     try parse(argv, invalidUTF8: [], table: table).result
   }
 
-  /// Parses argv; `invalidUTF8` names the words that were not valid UTF-8 (see `RawArguments`). With
-  /// `-h`/`--help` anywhere before `--` the answer is help, whatever else the line holds: words that
-  /// name nothing are skipped and returned as `ignored`, for a warning.
+  /// Parses argv; `invalidUTF8` names the words that were not valid UTF-8 and `raw` holds each word's
+  /// bytes (see `RawArguments`; nil: the words' own UTF-8). With `-h`/`--help` anywhere before `--` the
+  /// answer is help, whatever else the line holds: words that name nothing are skipped and returned as
+  /// `ignored`, for a warning.
   public static func parse(
-    _ argv: [String], invalidUTF8: Set<Int>, table: [GroupSpec] = CommandTable.groups
+    _ argv: [String], invalidUTF8: Set<Int>, raw: [[UInt8]]? = nil, table: [GroupSpec] = CommandTable.groups
   ) throws(RexstoreError) -> (result: ParseResult, ignored: [String]) {
+    let raw = raw ?? argv.map { Array($0.utf8) }
     var options: [String: [String]] = [:]
+    var rawOptions: [String: [[UInt8]]] = [:]
     var positionals: [String] = []
+    var rawPositionals: [[UInt8]] = []
     var group: GroupSpec?
     var command: CommandSpec?
     var versionRequested = false
@@ -53,8 +74,9 @@ public enum Parser {
 
     func known() -> [OptionSpec] { (command?.options ?? []) + CommandTable.globalOptions }
 
-    func refuseBytes(at position: Int, name: String, isPath: Bool) {
-      guard invalidUTF8.contains(position), badBytes == nil else { return }
+    /// A word that is not valid UTF-8 is refused unless the table says it is a byte path.
+    func refuseBytes(at position: Int, name: String, isPath: Bool, bytePath: Bool) {
+      guard invalidUTF8.contains(position), !bytePath, badBytes == nil else { return }
       badBytes = isPath
         ? RexstoreError.usage(
           "\(name) is not valid UTF-8: paths that are not valid UTF-8 are not supported",
@@ -93,12 +115,16 @@ public enum Parser {
             throw usage("option --\(spec.long) takes no value", command: command)
           }
           options[spec.long, default: []].append("")
+          rawOptions[spec.long, default: []].append([])
           continue
         }
         let value: String
+        let bytes: [UInt8]
         if let inline {
           value = inline
-          refuseBytes(at: position, name: "--\(spec.long)", isPath: spec.completion.isPath)
+          let word = raw[position]
+          bytes = Array(word[(word.firstIndex(of: UInt8(ascii: "=")).map { $0 + 1 } ?? word.count)...])
+          refuseBytes(at: position, name: "--\(spec.long)", isPath: spec.completion.isPath, bytePath: spec.bytePath)
         } else {
           guard index < argv.count, !(argv[index].hasPrefix("-") && argv[index] != "-" && !looksNumeric(argv[index])) else {
             if helpRequested { continue }
@@ -107,10 +133,12 @@ public enum Parser {
               hint: "write --\(spec.long)=VALUE for a value that starts with '-'")
           }
           value = argv[index]
-          refuseBytes(at: index, name: "--\(spec.long)", isPath: spec.completion.isPath)
+          bytes = raw[index]
+          refuseBytes(at: index, name: "--\(spec.long)", isPath: spec.completion.isPath, bytePath: spec.bytePath)
           index += 1
         }
         options[spec.long, default: []].append(value)
+        rawOptions[spec.long, default: []].append(bytes)
         continue
       }
       // A positional word: the group, then the verb, then arguments.
@@ -143,9 +171,10 @@ public enum Parser {
       }
       if let command, !command.arguments.isEmpty {
         let spec = command.arguments[min(positionals.count, command.arguments.count - 1)]
-        refuseBytes(at: position, name: "argument \(spec.name)", isPath: spec.completion.isPath)
+        refuseBytes(at: position, name: "argument \(spec.name)", isPath: spec.completion.isPath, bytePath: spec.bytePath)
       }
       positionals.append(token)
+      rawPositionals.append(raw[position])
     }
 
     if versionRequested, !helpRequested { return (.version, ignored) }
@@ -169,8 +198,11 @@ public enum Parser {
     }
     for spec in known() where !spec.repeatable && (options[spec.long]?.count ?? 0) > 1 && !spec.isSwitch {
       options[spec.long] = [options[spec.long]!.last!]
+      rawOptions[spec.long] = rawOptions[spec.long].map { [$0.last!] }
     }
-    return (.run(Invocation(command: command, options: options, arguments: positionals)), ignored)
+    let invocation = Invocation(
+      command: command, options: options, arguments: positionals, rawOptions: rawOptions, rawArguments: rawPositionals)
+    return (.run(invocation), ignored)
   }
 
   /// `-5`, `-0.25` and `-1e3` are values (a negative pattern value), never options.

@@ -10,6 +10,12 @@ public final class Runtime {
   let stderr: any OutputSink
   /// Variables whose values were not valid UTF-8 (their text here is an escaped stand-in).
   var invalidEnvironment: Set<String> = []
+  /// Those variables' values as bytes (for path settings that will take bytes).
+  public var rawEnvironment: [String: FilePathBytes] = [:]
+  /// Every option value as argv's bytes (`Invocation.rawOptions`), for settings that will take byte paths.
+  public var rawOptions: [String: [[UInt8]]] = [:]
+  /// The working directory as bytes: relative byte paths are resolved against it (it need not be UTF-8).
+  public var workingDirectoryBytes: FilePathBytes
   private var resolved: Config?
   private var openedStore: Store?
 
@@ -19,6 +25,7 @@ public final class Runtime {
   ) {
     self.environment = environment
     self.workingDirectory = workingDirectory
+    self.workingDirectoryBytes = FilePathBytes(workingDirectory)
     self.globalOptions = options
     self.stdout = stdout
     self.stderr = stderr
@@ -27,7 +34,7 @@ public final class Runtime {
   public func config() throws(RexstoreError) -> Config {
     if let resolved { return resolved }
     // A setting read from a variable that is not valid UTF-8 would name a different file: refuse.
-    if let name = invalidEnvironment.filter(Config.readsVariable).sorted().first {
+    if let name = invalidEnvironment.filter(Settings.readsVariable).sorted().first {
       throw RexstoreError(
         .config, "environment variable \(name) is not valid UTF-8: paths and settings that are not valid UTF-8 are not supported")
     }
@@ -47,6 +54,11 @@ public final class Runtime {
   /// Resolves a path argument against the working directory.
   public func absolute(_ path: String) -> String {
     FileSystem.absolute(path, in: workingDirectory)
+  }
+
+  /// Resolves a path given as bytes against the working directory, bytes unchanged.
+  public func absolute(_ path: FilePathBytes) -> FilePathBytes {
+    path.absolute(in: workingDirectoryBytes)
   }
 
   var pretty: Bool { globalOptions["pretty"] != nil }

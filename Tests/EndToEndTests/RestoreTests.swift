@@ -19,11 +19,13 @@ import Testing
     #expect(try run(["db", "restore", scratch.database]).status == 65)
 
     // Another process in a write transaction: refused after the busy timeout, nothing restored.
+    // It says when it holds the lock (a marker file): a fixed sleep lost the race on a loaded machine.
+    let ready = scratch.path + "/holder-ready"
     let holder = try Processes.start(
       "/usr/bin/env",
-      ["python3", "-c", "import sqlite3,time; c=sqlite3.connect('\(scratch.database)'); c.execute('BEGIN IMMEDIATE'); time.sleep(20)"],
+      ["python3", "-c", "import sqlite3,time; c=sqlite3.connect('\(scratch.database)'); c.execute('BEGIN IMMEDIATE'); open('\(ready)','w').close(); time.sleep(60)"],
       environment: scratch.environment)
-    Thread.sleep(forTimeInterval: 0.5)
+    for _ in 0..<600 where !FileManager.default.fileExists(atPath: ready) { Thread.sleep(forTimeInterval: 0.05) }
     let busy = try run(["--busy-timeout", "500ms", "db", "restore", backup])
     kill(holder.processIdentifier, SIGKILL)
     holder.waitUntilExit()

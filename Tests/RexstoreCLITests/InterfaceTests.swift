@@ -40,8 +40,9 @@ import Testing
       .write(toFile: config, atomically: true, encoding: .utf8)
     let shown = h.run(["--config", config, "config", "show"], env: ["HOME": h.root + "/home"])
     #expect(shown.status == 0, "\(shown.stderr)")
-    #expect(shown.json?["gcs_retries"] == .string("3"))
-    #expect(shown.json?["no_fallback"] == .string("true"))
+    // `gcs_retries` is the older name of `retries`; numbers and switches are shown typed.
+    #expect(shown.json?["retries"] == .int(3))
+    #expect(shown.json?["no_fallback"] == .bool(true))
     #expect(shown.json?["db"] == .string(h.root + "/home/rex.db"))
     let origin = h.run(["--config", config, "config", "show", "--origin"], env: ["HOME": h.root + "/home"])
     #expect(origin.json?["busy_timeout"] == .record(["source": .string("file:" + config), "value": .string("2s")]))

@@ -49,16 +49,14 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: h.root + "/data/objects"))
   }
 
-  /// Paths that are not UTF-8 cannot be carried through Swift strings losslessly: refused, documented.
-  @Test func pathArgumentsThatAreNotUTF8AreRefusedAsUnsupported() throws {
+  /// Path settings (global options, `migrate --from`) still take text: refused as unsupported, documented.
+  @Test func pathSettingsThatAreNotUTF8AreRefusedAsUnsupported() throws {
     let h = Harness()
     let dir = Array((h.root + "/p").utf8)
     for argv in [
       [SafetyCLITests.bytes("--db"), dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
       [SafetyCLITests.bytes("--root=") + dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
-      [SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("put"), SafetyCLITests.bytes("u1"), dir + [0xFF]],
-      [SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("get"), SafetyCLITests.bytes("audio/u1/a.wav"), SafetyCLITests.bytes("-o"), dir + [0xFF]],
-      [SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("import"), dir + [0xFF]],
+      [SafetyCLITests.bytes("migrate"), SafetyCLITests.bytes("--from"), dir + [0xFF]],
     ] {
       let r = run(h, argv)
       #expect(r.status == 64, "\(r.stderr)")
@@ -67,6 +65,53 @@ import Testing
     // Nothing was created under any name.
     #expect(!FileManager.default.fileExists(atPath: h.root + "/data"))
     #expect(try FileManager.default.contentsOfDirectory(atPath: h.root).filter { $0.hasPrefix("p") }.isEmpty)
+  }
+
+  /// The table's byte-path operands keep argv's bytes in the invocation (inline `--opt=` values
+  /// too); text operands beside them are still refused.
+  @Test func bytePathOperandsKeepTheirBytes() throws {
+    let raw = RawArguments([
+      SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("get"), SafetyCLITests.bytes("audio/u1/a.wav"),
+      SafetyCLITests.bytes("--output=o") + [0xFF, 0x80],
+    ])
+    guard case .run(let inv) = try Parser.parse(raw.words, invalidUTF8: raw.invalid, raw: raw.bytes).result else {
+      Issue.record("not a run")
+      return
+    }
+    #expect(inv.path("output") == FilePathBytes(bytes: [0x6F, 0xFF, 0x80]))
+    #expect(inv.value("output") == "o\\xFF\\x80")
+    let put = RawArguments([SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("put"), SafetyCLITests.bytes("u1"), [0x66, 0xFE]])
+    guard case .run(let putInv) = try Parser.parse(put.words, invalidUTF8: put.invalid, raw: put.bytes).result else {
+      Issue.record("not a run")
+      return
+    }
+    #expect(putInv.pathArgument(1) == FilePathBytes(bytes: [0x66, 0xFE]))
+    let text = RawArguments([SafetyCLITests.bytes("audio"), SafetyCLITests.bytes("put"), [0x75, 0xFE], SafetyCLITests.bytes("f")])
+    #expect(throws: RexstoreError.self) { try Parser.parse(text.words, invalidUTF8: text.invalid, raw: text.bytes) }
+  }
+
+  /// Which operands are byte paths is the table's to say: every file or directory operand of a command
+  /// is one, except those whose handler still takes text (`migrate --from`; the global settings).
+  @Test func theTableMarksEveryCommandPathOperandAsBytes() {
+    var textPaths: [String] = []
+    for command in CommandTable.allCommands {
+      for argument in command.arguments where argument.completion.isPath && !argument.bytePath {
+        textPaths.append("\(command.name) \(argument.name)")
+      }
+      for option in command.options where option.completion.isPath && !option.bytePath {
+        textPaths.append("\(command.name) --\(option.long)")
+      }
+    }
+    #expect(textPaths == ["migrate --from"])
+    #expect(CommandTable.globalOptions.allSatisfy { !$0.bytePath })
+    let bytePaths = CommandTable.allCommands.flatMap { command in
+      command.arguments.filter(\.bytePath).map { "\(command.name) \($0.name)" }
+        + command.options.filter(\.bytePath).map { "\(command.name) --\($0.long)" }
+    }
+    #expect(Set(bytePaths) == [
+      "audio put FILE", "audio get --output", "pattern import FILE", "profile store SAMPLE", "profile get --output",
+      "user export --output", "db backup DEST", "db restore SRC",
+    ])
   }
 
   @Test func escapedFormShowsBadBytesAsHex() {

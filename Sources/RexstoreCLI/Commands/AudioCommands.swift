@@ -19,7 +19,9 @@ enum AudioCommands {
       objects stored, and each FILE that failed as it was given; the exit status is that of the
       worst failure.
       """,
-    arguments: [user, ArgumentSpec("FILE", help: "the recording(s), or - for standard input", variadic: true, completion: .file)],
+    arguments: [
+      user, ArgumentSpec("FILE", help: "the recording(s), or - for standard input", variadic: true, completion: .file, bytePath: true),
+    ],
     options: [
       OptionSpec("name", value: "NAME", help: "object file name (required with -; one FILE only)"),
       OptionSpec("content-type", value: "TYPE", help: "content type (default: from the extension)"),
@@ -31,52 +33,56 @@ enum AudioCommands {
       "rexstore audio put u42 recordings/*.wav",
     ]
   ) { inv, rt throws(RexstoreError) in
-    let files = Array(inv.arguments.dropFirst())
+    let files = (1..<inv.arguments.count).map(inv.pathArgument)
     if files.count > 1 || inv.flag("batch") { return try putMany(inv, rt, files: files) }
     let file = files[0]
-    guard let name = inv.value("name") ?? (file == "-" ? nil : FileSystem.baseName(of: file)) else {
+    // The object's name is text: a file name that is not UTF-8 is named by its display form (\xHH).
+    guard let name = inv.value("name") ?? (file.isDash ? nil : file.baseName.display) else {
       throw RexstoreError.usage("--name is required when FILE is -")
     }
     let blob = try AudioBlob(user: inv.argument(0), file: name)
-    let source = try ByteSource.open(file == "-" ? "-" : rt.absolute(file))
+    let source = try ByteSource.open(file.isDash ? file : rt.absolute(file))
     let objects = try rt.objects()
     let info = try Audio(objects: objects).put(
       user: blob.user, file: blob.file, from: source, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
     return .json(info.json.adding(["fallback_reason": .optional(objects.fallbackReason)]))
   }
 
-  static func putMany(_ inv: Invocation, _ rt: Runtime, files: [String]) throws(RexstoreError) -> CommandOutput {
-    if files.contains("-") { throw RexstoreError.usage("- (standard input) must be the only FILE") }
+  static func putMany(_ inv: Invocation, _ rt: Runtime, files: [FilePathBytes]) throws(RexstoreError) -> CommandOutput {
+    if files.contains(where: \.isDash) { throw RexstoreError.usage("- (standard input) must be the only FILE") }
     if inv.value("name") != nil { throw RexstoreError.usage("--name names one object; give one FILE with it") }
     var seen: Set<String> = []
-    var entries: [(path: String, name: String, label: String)] = []
+    var entries: [(path: FilePathBytes, name: String, label: String)] = []
     for file in files {
       // Every name is checked before anything is uploaded.
-      let blob = try AudioBlob(user: inv.argument(0), file: FileSystem.baseName(of: file))
+      let blob = try AudioBlob(user: inv.argument(0), file: file.baseName.display)
       guard seen.insert(blob.file).inserted else {
         throw RexstoreError.usage("two FILEs would both be stored as '\(blob.name)'")
       }
-      entries.append((rt.absolute(file), blob.file, file))
+      entries.append((rt.absolute(file), blob.file, file.display))
     }
     let items = Audio(objects: try rt.objects()).putMany(
       user: inv.argument(0), files: entries, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
-    return batchOutput(items, key: "file") { item in
+    return batchOutput(items, key: "file", labelPaths: files) { item in
       item.info.map { $0.json.adding(["fallback_reason": .optional(item.fallbackReason)]) }
     }
   }
 
   /// `{"items":[...],"count":N,"failures":[...]}` with the worst failure's exit status.
+  /// `labelPaths`, when the labels are the user's paths (in item order), adds their bytes as hex to a
+  /// failure whose path is not UTF-8 (see `addingPath`).
   static func batchOutput(
-    _ items: [Audio.BatchItem], key: String, _ render: (Audio.BatchItem) -> JSONValue?
+    _ items: [Audio.BatchItem], key: String, labelPaths: [FilePathBytes]? = nil, _ render: (Audio.BatchItem) -> JSONValue?
   ) -> CommandOutput {
     var done: [JSONValue] = []
     var failures: [JSONValue] = []
     var exit: Int32 = 0
-    for item in items {
+    for (index, item) in items.enumerated() {
       if let error = item.error {
-        failures.append(.object([
+        let failure = JSONValue.object([
           .init(key, .string(item.label)), .init("code", .string(error.code.rawValue)), .init("message", .string(error.message)),
-        ]))
+        ])
+        failures.append(labelPaths.map { failure.addingPathHex(key, $0[index]) } ?? failure)
         exit = max(exit, ExitStatus.of(error.code))
       } else if let json = render(item) {
         done.append(json)
@@ -100,7 +106,9 @@ enum AudioCommands {
       """,
     arguments: [ArgumentSpec("BLOB", help: "full object name(s), audio/USER/FILE", variadic: true)],
     options: [
-      OptionSpec("output", short: "o", value: "PATH", help: "write to PATH (- for standard output), or into a directory", completion: .file),
+      OptionSpec(
+        "output", short: "o", value: "PATH", help: "write to PATH (- for standard output), or into a directory", completion: .file,
+        bytePath: true),
       OptionSpec("batch", help: "batch output, -o naming a directory, even for one BLOB"),
     ],
     examples: ["rexstore audio get audio/u42/session-7.mp3 -o /tmp/s7.mp3", "rexstore audio get audio/u42/a.mp3 audio/u42/b.mp3 -o /tmp/u42"]
@@ -109,7 +117,7 @@ enum AudioCommands {
     for name in inv.arguments { blobs.append(try AudioBlob(parsing: name)) }
     let audio = Audio(objects: try rt.objects())
     if blobs.count > 1 || inv.flag("batch") {
-      guard let output = inv.value("output"), output != "-" else {
+      guard let output = inv.path("output"), !output.isDash else {
         throw RexstoreError.usage("several BLOBs (or --batch) need -o DIR")
       }
       let directory = rt.absolute(output)
@@ -118,17 +126,20 @@ enum AudioCommands {
         throw RexstoreError.usage("two BLOBs have the same file name; fetch them into different directories")
       }
       return batchOutput(audio.getMany(blobs, into: directory), key: "blob") { item in
-        item.info.map { $0.json.adding(["path": .optional(item.path), "verified": .bool($0.verified ?? false)]) }
+        item.info.map { info in
+          let json = info.json.adding(["verified": .bool(info.verified ?? false)])
+          return item.path.map { json.addingPath("path", $0) } ?? json.adding(["path": .null])
+        }
       }
     }
     let blob = blobs[0]
-    guard let output = inv.value("output"), output != "-" else {
+    guard let output = inv.path("output"), !output.isDash else {
       _ = try audio.get(blob, into: OutputByteSink(rt.stdout))
       return .streamed
     }
     let path = rt.absolute(output)
     let info = try audio.download(blob, to: path)
-    return .json(info.json.adding(["path": .string(path), "verified": .bool(info.verified ?? false)]))
+    return .json(info.json.adding(["verified": .bool(info.verified ?? false)]).addingPath("path", path))
   }
 
   static let ls = CommandSpec(

@@ -12,12 +12,6 @@ enum ConfigCommand {
     options: [OptionSpec("origin", help: "show where each value came from")],
     examples: ["rexstore config show", "rexstore --app-dir /srv/rex config show --origin --pretty"]
   ) { inv, rt throws(RexstoreError) in
-    let config = try rt.config()
-    guard !inv.flag("origin"), case .object(let members) = config.json else { return .json(config.json) }
-    return .json(
-      .object(members.map { member in
-        if case .object = member.value, let value = member.value["value"] { return .init(member.key, value) }
-        return member
-      }))
+    .json(try rt.config().json(origin: inv.flag("origin")))
   }
 }

@@ -13,10 +13,11 @@ enum DatabaseCommands {
       restore waits up to the busy timeout and fails with db_locked (75), restoring nothing. The
       result is checked again.
       """,
-    arguments: [ArgumentSpec("SRC", help: "a backup made by 'db backup' (or any copy of the database)", completion: .file)],
+    arguments: [ArgumentSpec("SRC", help: "a backup made by 'db backup' (or any copy of the database)", completion: .file, bytePath: true)],
     examples: ["rexstore db restore /var/backups/rexstore/rexstore.sqlite3"]
   ) { inv, rt throws(RexstoreError) in
-    .json(try rt.store().restore(from: rt.absolute(inv.argument(0))))
+    let source = rt.absolute(inv.pathArgument(0))
+    return .json(try rt.store().restore(from: source).addingPathHex("source", source))
   }
 
   static let status = CommandSpec(
@@ -68,13 +69,14 @@ enum DatabaseCommands {
       error (64), refused before anything is created. Missing parent directories are created.
       Temporaries that killed backups left in DEST's directory are removed.
       """,
-    arguments: [ArgumentSpec("DEST", help: "path of the copy", completion: .file)],
+    arguments: [ArgumentSpec("DEST", help: "path of the copy", completion: .file, bytePath: true)],
     options: [OptionSpec("force", help: "replace DEST if it exists")],
     examples: ["rexstore db backup /var/backups/rexstore-$(date +%F).sqlite3"]
   ) { inv, rt throws(RexstoreError) in
-    .json(
-      try rt.store().backup(
-        to: rt.absolute(inv.argument(0)), overwrite: inv.flag("force"), temporaryDirectory: try rt.config().temporaryDirectory))
+    let destination = rt.absolute(inv.pathArgument(0))
+    return .json(
+      try rt.store().backup(to: destination, overwrite: inv.flag("force"), temporaryDirectory: try rt.config().temporaryDirectory)
+        .addingPathHex("destination", destination))
   }
 
   static let vacuum = CommandSpec(

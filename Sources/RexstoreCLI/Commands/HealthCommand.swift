@@ -4,15 +4,16 @@ import RexstoreCore
 /// prints its report, as JSON or (`--nagios`) as the plugin one-line form.
 enum HealthCommand {
   static let spec = CommandSpec(
-    "health", summary: "Check database, local root and GCS; show the configuration",
+    "health", summary: "Check database, local root and remote; show the settings",
     discussion: """
       Exit status follows the monitoring-plugin guidelines: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
       check could not run: a bad config file or setting, or a check that failed itself). The report is
       printed on stdout whatever the status: JSON with each check's status, message and typed values,
       and each setting's value and where it came from; with --nagios one line
       'REXSTORE STATE - text | perfdata' (perfdata: db_size B, root_free B, root_free_pct %, leftovers,
-      and with GCS gcs_latency ms, pending_objects, pending_bytes B). With GCS configured it also checks
-      that the bucket answers (an outage is a warning while writes can fall back, else critical; GCS that
+      and with a remote BACKEND_latency ms, pending_objects, pending_bytes B). With a remote backend
+      (gcs, s3) configured it also checks that the bucket answers (an outage is a warning while writes can
+      fall back, else critical; a remote that
       is enabled but unusable, e.g. no bucket, no credentials or a malformed key, is critical) and counts
       local objects waiting for 'rexstore migrate' (a warning). Leftovers of killed writers are a warning
       ('rexstore fsck --repair' removes them).
@@ -59,11 +60,13 @@ enum HealthCommand {
       Health.localRoot(config.objects.value),
       Health.leftovers(config.objects.value, backupDirectories: [FileSystem.parent(of: config.database.value)]),
     ]
-    if config.effectiveBackend == "gcs" {
+    if let remote = config.remote {
       // A monitoring probe answers within seconds: two tries, short timeouts.
+      let context = rt.backendContext(config, purpose: .probe)
       checks.append(
-        Health.gcs({ () throws(RexstoreError) in try rt.gcsStore(probe: true) },
-          fallback: config.noFallback.value != "true", describe: "credentials: \(config.credentialsSource)"))
+        Health.remote(
+          remote.name, { () throws(RexstoreError) in try remote.open(context) }, fallback: !config.noFallback,
+          describe: "credentials: \(remote.describeCredentials(context))"))
       checks.append(Health.pendingMigration(config.objects.value))
     }
     return checks

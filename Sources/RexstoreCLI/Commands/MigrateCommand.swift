@@ -1,16 +1,16 @@
 import RexstoreCore
 
-/// `rexstore migrate`: moves local objects (fallback writes, or a legacy app directory) up to GCS.
+/// `rexstore migrate`: moves local objects (fallback writes, or a legacy app directory) up to the remote backend.
 enum MigrateCommand {
   static let spec = CommandSpec(
-    "migrate", summary: "Move fallback and legacy local objects into GCS",
+    "migrate", summary: "Move fallback and legacy local objects into the bucket",
     discussion: """
       Uploads every object under audio/ of the local object root (or of --from DIR, a directory in
       the same layout, such as the app's working directory, whose dossiers are DIR/dossiers) to the
-      bucket, never replacing an object there: one already in GCS with the same MD5 counts as
-      migrated, one with other content is a conflict and both copies are kept. Voice-profile samples
+      bucket, never replacing an object there: one already in the bucket with the same MD5 counts as
+      migrated (already_in_BACKEND), one with other content is a conflict and both copies are kept. Voice-profile samples
       go up per record: once every sample a local dossier entry names is verified in the bucket, the
-      entry is re-pointed to storage gcs with its blob_names under the dossier lock. Sample files no
+      entry is re-pointed to the backend's storage (gcs, s3) with its blob_names under the dossier lock. Sample files no
       record names are reported as unreferenced and uploaded only with --include-unreferenced (their
       local copies are never deleted). Local copies are deleted only with --delete-local, and only
       after the upload is verified and, for samples, the record points at the bucket. The exit status
@@ -34,11 +34,11 @@ enum MigrateCommand {
     }
     let source = LocalObjectStore(root: root)
     let pending = try Migration.pending(in: source)
-    let gcs = try rt.gcsStore()
+    let remote = try rt.migrationStore()
     let store = try rt.store()
     let dossiers = inv.value("from") != nil ? root + "/dossiers" : config.dossiers.value
     var migration = Migration(
-      source: source, gcs: gcs,
+      source: source, remote: remote,
       dossiers: DossierDirectory(path: dossiers, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
       legacy: inv.value("from") == nil && store.exists ? store : nil)
     if let prefer = inv.value("prefer") {
@@ -68,7 +68,7 @@ enum MigrateCommand {
     return .report(
       .record([
         "items": .array(items), "count": .int(items.count), "failures": .array(failures),
-        "dry_run": .bool(inv.flag("dry-run")), "source": .string(root), "bucket": .string(gcs.bucket),
+        "dry_run": .bool(inv.flag("dry-run")), "source": .string(root), "bucket": .string(remote.bucket), "backend": .string(remote.backend),
         "dossiers": .string(dossiers), "profiles_repointed": .array(report.repointed.map(JSONValue.string)),
       ]), exit: exit)
   }

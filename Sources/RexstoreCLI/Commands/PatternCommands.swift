@@ -87,18 +87,20 @@ enum PatternCommands {
       patterns are updated, keeping their created_at. Values are kept as given, as the app would store
       them: confidence is not range-checked, and a text user_id stays text.
       """,
-    arguments: [ArgumentSpec("FILE", help: "NDJSON file, or - for standard input (the default)", optional: true, completion: .file)],
+    arguments: [
+      ArgumentSpec("FILE", help: "NDJSON file, or - for standard input (the default)", optional: true, completion: .file, bytePath: true)
+    ],
     examples: ["rexstore pattern export | rexstore --db copy.sqlite3 pattern import -"]
   ) { inv, rt throws(RexstoreError) in
-    let source = inv.arguments.first ?? "-"
+    let source = inv.arguments.isEmpty ? FilePathBytes("-") : inv.pathArgument(0)
     let store = try rt.store()
     let reader =
-      source == "-"
+      source.isDash
       ? try LineReader.spoolingStandardInput(in: FileSystem.parent(of: store.path))
       : try LineReader.open(rt.absolute(source))
     defer { reader.close() }
     let count = try store.importPatterns(from: reader)
-    return .json(.record(["imported": .int(count), "source": .string(source)]))
+    return .json(JSONValue.record(["imported": .int(count)]).addingPath("source", source))
   }
 
   static let export = CommandSpec(

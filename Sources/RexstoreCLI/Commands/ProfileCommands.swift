@@ -19,7 +19,7 @@ enum ProfileCommands {
       """,
     arguments: [
       user, profile,
-      ArgumentSpec("SAMPLE", help: "sample files (one may be - for standard input)", variadic: true, completion: .file),
+      ArgumentSpec("SAMPLE", help: "sample files (one may be - for standard input)", variadic: true, completion: .file, bytePath: true),
     ],
     options: [
       OptionSpec("meta", value: "KEY=VALUE", help: "a metadata key (repeatable)", repeatable: true),
@@ -32,10 +32,10 @@ enum ProfileCommands {
     let userName = try ObjectName.segment(inv.argument(0), kind: "user")
     let profileName = try ObjectName.segment(inv.argument(1), kind: "profile")
     let metadata = try metadata(inv)
-    let files = Array(inv.arguments.dropFirst(2))
-    if files.filter({ $0 == "-" }).count > 1 { throw RexstoreError.usage("only one SAMPLE may be -") }
+    let files = (2..<inv.arguments.count).map(inv.pathArgument)
+    if files.filter(\.isDash).count > 1 { throw RexstoreError.usage("only one SAMPLE may be -") }
     var sources: [ByteSource] = []
-    for file in files { sources.append(try ByteSource.open(file == "-" ? "-" : rt.absolute(file))) }
+    for file in files { sources.append(try ByteSource.open(file.isDash ? file : rt.absolute(file))) }
     let profiles = try rt.profiles()
     let record = try profiles.store(
       user: userName, profile: profileName, samples: sources, metadata: metadata, force: inv.flag("force"),
@@ -47,18 +47,20 @@ enum ProfileCommands {
     "profile", "get", summary: "Show a profile, or write its samples to a directory",
     arguments: [user, profile],
     options: [
-      OptionSpec("output", short: "o", value: "DIR", help: "write sample_{i}.wav files into DIR (created if missing)", completion: .directory)
+      OptionSpec(
+        "output", short: "o", value: "DIR", help: "write sample_{i}.wav files into DIR (created if missing)", completion: .directory,
+        bytePath: true)
     ]
   ) { inv, rt throws(RexstoreError) in
     let profiles = try rt.profiles()
-    guard let directory = inv.value("output") else {
+    guard let directory = inv.path("output") else {
       guard let record = try profiles.get(user: inv.argument(0), profile: inv.argument(1)) else {
         throw profiles.missing(inv.argument(0), inv.argument(1))
       }
       return .json(record.json)
     }
     let (record, paths) = try profiles.download(user: inv.argument(0), profile: inv.argument(1), to: rt.absolute(directory))
-    return .json(record.json.adding(["files": .array(paths.map(JSONValue.string))]))
+    return .json(record.json.addingPaths("files", paths))
   }
 
   static let list = CommandSpec(

@@ -47,88 +47,57 @@ enum SignCommands {
     ]
   ) { inv, rt throws(RexstoreError) in
     let url = inv.argument(0)
-    if url.hasPrefix("s3://") {
-      let rest = url.dropFirst(5)
-      guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex else {
-        throw RexstoreError.usage("expected s3://BUCKET/KEY, got '\(url)'")
-      }
-      return .json(try S3Signing.sign(bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]), inv, rt))
+    let schemes = Backends.registered.filter { $0.sign != nil }.map(\.scheme) + (Backends.forScheme("s3") == nil ? ["s3"] : [])
+    let expected = schemes.map { "\($0)://BUCKET/OBJECT" }.joined(separator: " or ")
+    guard let range = url.firstRange(of: "://") else { throw RexstoreError.usage("expected \(expected), got '\(url)'") }
+    let scheme = String(url[..<range.lowerBound])
+    let rest = url[range.upperBound...]
+    // BUCKET alone (or BUCKET/) signs the bucket itself (a listing), as Google's signers do; a backend
+    // that cannot sign a bucket says so.
+    let bucket = String(rest.prefix { $0 != "/" })
+    let object = String(rest.dropFirst(bucket.count + 1))
+    guard !bucket.isEmpty else { throw RexstoreError.usage("expected \(expected), got '\(url)'") }
+    guard let registration = Backends.forScheme(scheme), let sign = registration.sign else {
+      // Until the S3 backend registers, s3:// URLs are presigned here.
+      if scheme == "s3", !object.isEmpty { return .json(try S3Signing.sign(bucket: bucket, key: object, inv, rt)) }
+      throw RexstoreError.usage("expected \(expected), got '\(url)'")
     }
-    guard url.hasPrefix("gs://") else {
-      throw RexstoreError.usage("expected gs://BUCKET[/OBJECT] or s3://BUCKET/KEY, got '\(url)'")
-    }
-    let rest = url.dropFirst(5)
-    // gs://BUCKET and gs://BUCKET/ sign the bucket itself (a listing), as Google's signers do.
-    guard let slash = rest.firstIndex(of: "/") else {
-      guard !rest.isEmpty else { throw RexstoreError.usage("expected gs://BUCKET[/OBJECT], got '\(url)'") }
-      return .json(try sign(bucket: String(rest), object: "", inv, rt))
-    }
-    guard slash != rest.startIndex else { throw RexstoreError.usage("expected gs://BUCKET[/OBJECT], got '\(url)'") }
-    return .json(try sign(bucket: String(rest[..<slash]), object: String(rest[rest.index(after: slash)...]), inv, rt))
+    let config = try rt.config()
+    return .json(try sign(try signInput(bucket: bucket, object: object, inv), rt.backendContext(config)).json)
   }
 
   static let audio = CommandSpec(
-    "audio", "sign", summary: "Print a V4 signed URL for a recording in the bucket",
-    discussion: discussion + "\nIt needs the GCS backend; on the local backend it fails with exit 69.",
+    "audio", "sign", summary: "Print a signed URL for a recording in the bucket",
+    discussion: discussion + "\nIt needs a remote backend that can sign (gcs, s3); on the local backend it fails with exit 69.",
     arguments: [ArgumentSpec("BLOB", help: "full object name, audio/USER/FILE")],
     options: options,
     examples: ["rexstore audio sign audio/u42/s7.mp3 --method GET --expires 15m"]
   ) { inv, rt throws(RexstoreError) in
     let blob = try AudioBlob(parsing: inv.argument(0))
     let config = try rt.config()
-    guard config.effectiveBackend == "gcs" else {
+    guard let registration = config.remote else {
       throw RexstoreError(
-        .unavailable, "signed URLs need the GCS backend, and the configured backend is local",
-        hint: "set ENABLE_GCS_STORAGE=true and GCS_BUCKET_NAME, or pass --backend gcs --bucket NAME")
+        .unavailable, "signed URLs need a remote backend, and the configured backend is local",
+        hint: "set ENABLE_GCS_STORAGE=true and GCS_BUCKET_NAME, or pass --backend NAME --bucket BUCKET")
     }
-    guard let bucket = config.bucket?.value else {
-      throw RexstoreError(.config, "the GCS backend needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
+    guard let sign = registration.sign else {
+      throw RexstoreError(.unavailable, "the \(registration.name) backend cannot sign URLs")
     }
-    return .json(try sign(bucket: bucket, object: blob.name, inv, rt))
+    guard let bucket = registration.bucket(in: config.values) else {
+      throw RexstoreError(.config, "the \(registration.name) backend needs a bucket", hint: "set --bucket")
+    }
+    return .json(try sign(try signInput(bucket: bucket, object: blob.name, inv), rt.backendContext(config)).json)
   }
 
-  static func sign(bucket: String, object: String, _ inv: Invocation, _ rt: Runtime) throws(RexstoreError) -> JSONValue {
-    for name in ["region", "endpoint"] where inv.value(name) != nil {
-      throw RexstoreError.usage("--\(name) applies to s3:// URLs only")
-    }
+  /// The options as one request; the backend refuses the ones it does not take.
+  static func signInput(bucket: String, object: String, _ inv: Invocation) throws(RexstoreError) -> SignInput {
     let micros = try inv.duration("expires") ?? 3_600_000_000
     guard micros % 1_000_000 == 0 else { throw RexstoreError.usage("--expires must be whole seconds") }
-    let styleName = inv.value("style") ?? "path"
-    guard let style = SignedURLRequest.Style(rawValue: styleName) else {
-      throw RexstoreError.usage("--style must be path, virtual or bucket-bound, got '\(styleName)'")
-    }
-    let headers = try headerPairs(inv)
-    let query = try queryPairs(inv)
-    let config = try rt.config()
-    var host: String?
-    var scheme = inv.value("scheme")
-    if let given = inv.value("host") {
-      // `https://cdn.example.com` is taken apart as google-cloud-storage does; an explicit --scheme wins.
-      let (prefix, bare) = splitScheme(given)
-      host = bare
-      scheme = scheme ?? prefix
-    } else if style == .path, let emulator = config.emulatorHost?.value {
-      // The emulator's address stands in for the default host; emulators speak plain http.
-      let (prefix, bare) = splitScheme(emulator)
-      host = bare.hasSuffix("/") ? String(bare.dropLast()) : bare
-      scheme = scheme ?? prefix ?? "http"
-    }
-    let finalScheme = scheme ?? "https"
-    guard finalScheme == "https" || finalScheme == "http" else {
-      throw RexstoreError.usage("the scheme must be https or http, got '\(finalScheme)'")
-    }
-    let request = SignedURLRequest(
-      bucket: bucket, object: object, method: (inv.value("method") ?? "GET").uppercased(), expiresSeconds: micros / 1_000_000,
-      at: try inv.timestamp("at") ?? .now(), headers: headers, query: query, contentType: inv.value("content-type"),
-      style: style, host: host, scheme: finalScheme)
-    // Checked before the key is read: a bad request never depends on the credentials.
-    try request.validate()
-    guard let path = config.credentials?.value else {
-      throw RexstoreError(
-        .unavailable, "signing needs a service-account key and none is configured",
-        hint: "set --credentials FILE or GOOGLE_APPLICATION_CREDENTIALS")
-    }
-    return try request.sign(with: try ServiceAccountKey.load(path: path)).json
+    return SignInput(
+      bucket: bucket, object: object, method: (inv.value("method") ?? "GET").uppercased(),
+      expiresSeconds: micros / 1_000_000, at: try inv.timestamp("at") ?? .now(), headers: try headerPairs(inv),
+      query: try queryPairs(inv), contentType: inv.value("content-type"), style: inv.value("style"),
+      host: inv.value("host"), scheme: inv.value("scheme"), region: inv.value("region"), endpoint: inv.value("endpoint"))
   }
 
   static func headerPairs(_ inv: Invocation) throws(RexstoreError) -> [(String, String)] {
@@ -151,12 +120,6 @@ enum SignCommands {
       query.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
     }
     return query
-  }
-
-  /// `https://host:port` → ("https", "host:port"); a bare host has no scheme.
-  static func splitScheme(_ text: String) -> (String?, String) {
-    guard let range = text.firstRange(of: "://") else { return (nil, text) }
-    return (String(text[..<range.lowerBound]), String(text[range.upperBound...]))
   }
 }
 

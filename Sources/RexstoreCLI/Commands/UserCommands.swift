@@ -26,13 +26,14 @@ enum UserCommands {
       """,
     arguments: [user],
     options: [
-      OptionSpec("output", short: "o", value: "DIR", help: "where to write the export", completion: .directory), objectUser,
+      OptionSpec("output", short: "o", value: "DIR", help: "where to write the export", completion: .directory, bytePath: true),
+      objectUser,
     ],
     examples: ["rexstore user export 42 -o /srv/exports/42", "rexstore --app-dir /srv/rex user export 42 --object-user u42"]
   ) { inv, rt throws(RexstoreError) in
     let data = try data(inv, rt)
-    let directory = rt.absolute(inv.value("output") ?? "rexstore-export-" + data.objectUser)
-    return .json(try data.export(to: directory))
+    let directory = rt.absolute(inv.path("output") ?? FilePathBytes("rexstore-export-" + data.objectUser))
+    return .json(try data.export(to: directory).addingPathHex("directory", directory))
   }
 
   static let erase = CommandSpec(

@@ -68,115 +68,21 @@ enum ManPage {
       (NDJSON) and
       .Cm health ,
       which prints its report whatever its status.
-      .Sh ENVIRONMENT
-      .Bl -tag -width Ds
-      .It Ev REXSTORE_ROOT
-      data root, as
-      .Fl \\-root .
-      .It Ev REXSTORE_DB
-      database path, as
-      .Fl \\-db .
-      .It Ev REXSTORE_OBJECTS
-      local object root, as
-      .Fl \\-objects .
-      .It Ev REXSTORE_CONFIG
-      config file, as
-      .Fl \\-config .
-      .It Ev REXSTORE_BUSY_TIMEOUT
-      busy timeout, as
-      .Fl \\-busy-timeout .
-      .It Ev REXSTORE_BACKEND
-      object backend
-      .Pq auto , gcs , local ,
-      as
-      .Fl \\-backend .
-      .It Ev ENABLE_GCS_STORAGE
-      .Li true
-      .Pq any case
-      turns GCS on for the
-      .Li auto
-      backend, as in the app.
-      .It Ev GCS_BUCKET_NAME
-      the bucket, as
-      .Fl \\-bucket .
-      .It Ev GOOGLE_APPLICATION_CREDENTIALS
-      service-account key or authorized-user file, as
-      .Fl \\-credentials ;
-      signing needs a service-account key.
-      Without one, gcloud's
-      .Pa application_default_credentials.json
-      (under
-      .Ev CLOUDSDK_CONFIG
-      or
-      .Pa ~/.config/gcloud )
-      is used, else the GCE metadata server.
-      .It Ev GCE_METADATA_HOST
-      metadata server address (default 169.254.169.254).
-      .It Ev STORAGE_EMULATOR_HOST
-      GCS emulator address; no credentials are used, and signed URLs use it as their host.
-      .It Ev REXSTORE_GCS_ENDPOINT
-      another JSON API endpoint; credentials are still used.
-      .It Ev REXSTORE_NO_FALLBACK
-      .Li 1
-      makes a write that GCS cannot take fail (exit 69) instead of landing in the local root, as
-      .Fl \\-no-fallback .
-      .It Ev REXSTORE_GCS_RETRIES , Ev REXSTORE_GCS_RETRY_DELAY , Ev REXSTORE_GCS_TIMEOUT
-      tries per GCS request (default 5), the first retry's wait (500ms, doubling, with full jitter),
-      and how long a transfer may stall (60s).
-      .It Ev REXSTORE_GCS_DEADLINE
-      the most one GCS request may take in all (default 2m), plus one second per 64 KiB of body it
-      moves; the probe of
-      .Cm health
-      gets at most 10s.
-      .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev XDG_CACHE_HOME , Ev HOME
-      locate the default data root, config file and token cache.
-      .El
-      .Pp
-      Precedence: flag, then environment, then config file, then default.
+      """
+    s += "\n" + environment()
+    s += """
       .Sh FILES
       .Bl -tag -width Ds
       .It Pa $XDG_DATA_HOME/rexstore/rexstore.sqlite3
       the default database, created with mode 0600 in a 0700 directory.
       .It Pa $XDG_CONFIG_HOME/rexstore/config.json
-      optional config file: a JSON object with the keys root, db, objects, busy_timeout, backend, bucket,
-      credentials, no_fallback, gcs_endpoint, gcs_retries, gcs_retry_delay, gcs_timeout and gcs_deadline.
+      optional config file: a JSON object with the keys \(Settings.all.filter(\.inFile).map(\.key).joined(separator: ", ")).
       .It Pa $XDG_CACHE_HOME/rexstore/token-*.json
       cached GCS access tokens, mode 0600, reused until five minutes before they expire.
       .El
-      .Sh EXIT STATUS
-      .Bl -tag -width Ds -compact
-      .It 0
-      success
-      .It 1
-      negative answer: not found
-      .It 25
-      a prune would delete more than --max-delete; nothing deleted
-      .It 64
-      usage error
-      .It 65
-      bad input data, conflict, damaged database
-      .It 66
-      input file or database missing
-      .It 69
-      service unavailable: GCS out with fallback off, or on a delete
-      .It 70
-      internal error
-      .It 73
-      cannot create output
-      .It 74
-      I/O error
-      .It 75
-      database or dossier busy after the timeout, or GCS rate-limited after retries; retry
-      .It 77
-      permission denied
-      .It 78
-      configuration error
-      .It 130
-      interrupted
-      .El
-      .Pp
-      .Cm health
-      exits 0 when healthy, 1 on a warning and 2 when critical.
+      """
+    s += "\n" + exitStatus()
+    s += """
       .Sh EXAMPLES
 
       """
@@ -189,6 +95,34 @@ enum ManPage {
     s += ".Ed\n"
     // Sorted by section, then name, as mdoc(7) asks.
     s += ".Sh SEE ALSO\n.Xr jq 1 ,\n.Xr sqlite3 1\n"
+    return s
+  }
+
+  /// ENVIRONMENT, from the setting declarations: each variable, what it sets, its flag.
+  static func environment() -> String {
+    var s = ".Sh ENVIRONMENT\n.Bl -tag -width Ds\n"
+    for spec in Settings.all where !spec.variables.isEmpty {
+      s += ".It " + spec.variables.map { "Ev \($0)" }.joined(separator: " , ") + "\n"
+      var text = spec.environmentHelp ?? spec.help
+      if let flag = spec.flag, spec.environmentHelp == nil { text += ", as --\(flag)" }
+      if let shown = spec.shownDefault, spec.kind != .boolean { text += " (default \(shown))" }
+      s += sentence(text) + "\n"
+    }
+    for (names, help) in Settings.platformVariables {
+      s += ".It " + names.map { "Ev \($0)" }.joined(separator: " , ") + "\n" + sentence(help) + "\n"
+    }
+    s += ".El\n.Pp\nPrecedence: flag, then environment, then config file, then default.\n"
+    s += "Where a setting lists several variables, the first one set wins.\n"
+    return s
+  }
+
+  /// EXIT STATUS, from the same table that maps error codes to statuses.
+  static func exitStatus() -> String {
+    var s = ".Sh EXIT STATUS\n.Bl -tag -width Ds -compact\n.It 0\nsuccess\n"
+    for row in ExitStatus.table {
+      s += ".It \(row.status)\n\(escapeLine(row.meaning))\n"
+    }
+    s += ".El\n.Pp\n.Cm health\nexits 0 when healthy, 1 on a warning, 2 when critical and 3 when the check could not run.\n"
     return s
   }
 

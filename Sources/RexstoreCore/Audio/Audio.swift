@@ -18,8 +18,8 @@ public struct Audio {
     return info
   }
 
-  /// Downloads an object to `path` atomically.
-  public func download(_ blob: AudioBlob, to path: String) throws(RexstoreError) -> ObjectInfo {
+  /// Downloads an object to `path` (the user's bytes) atomically.
+  public func download(_ blob: AudioBlob, to path: FilePathBytes) throws(RexstoreError) -> ObjectInfo {
     // No stat first: a missing object leaves only a temporary file, removed at once, and PATH as it was.
     let result = try FileDownload.write(to: path) { sink throws(RexstoreError) in
       try objects.get(blob.name, into: sink)

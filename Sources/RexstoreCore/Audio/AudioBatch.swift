@@ -9,13 +9,15 @@ extension Audio {
     public var label: String
     public var info: ObjectInfo?
     public var fallbackReason: String?
-    public var path: String?
+    /// Where a download was written (the directory's bytes and the blob's file name).
+    public var path: FilePathBytes?
     public var error: RexstoreError?
   }
 
-  /// Uploads `files` (path, object file name, and the label the caller knows it by) for `user`, in parallel.
+  /// Uploads `files` (path as bytes, object file name, and the label the caller knows it by) for
+  /// `user`, in parallel.
   public func putMany(
-    user: String, files: [(path: String, name: String, label: String)], contentType: String?, overwrite: Bool
+    user: String, files: [(path: FilePathBytes, name: String, label: String)], contentType: String?, overwrite: Bool
   ) -> [BatchItem] {
     Audio.inParallel(files.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let file = files[index]
@@ -32,7 +34,7 @@ extension Audio {
   /// its temporary file; verified files are made durable and renamed into place in waves of
   /// `commitWave` (one `syncfs` each, see `FileDownload.commit`), so nothing replaces an existing
   /// file before its bytes are on disk, and an interrupted batch leaves at most one wave behind.
-  public func getMany(_ blobs: [AudioBlob], into directory: String) -> [BatchItem] {
+  public func getMany(_ blobs: [AudioBlob], into directory: FilePathBytes) -> [BatchItem] {
     let waves = CommitWaves(directory: directory)
     var items = Audio.inParallel(blobs.count, store: objects) { store, index throws(RexstoreError) -> BatchItem in
       let blob = blobs[index]
@@ -83,12 +85,12 @@ extension Audio {
 
 /// Verified downloads waiting to be committed; whichever worker fills a wave commits it.
 private final class CommitWaves: @unchecked Sendable {
-  let directory: String
+  let directory: FilePathBytes
   private let lock = Mutex()
   private var waiting: [(Int, FileDownload.Pending)] = []
   private var failed: [Int: RexstoreError] = [:]
 
-  init(directory: String) { self.directory = directory }
+  init(directory: FilePathBytes) { self.directory = directory }
 
   func add(_ index: Int, _ pending: FileDownload.Pending) {
     let wave = lock.locked { () -> [(Int, FileDownload.Pending)] in

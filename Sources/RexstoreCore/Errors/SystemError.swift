@@ -13,6 +13,11 @@ func systemError(_ operation: String, path: String, errno err: Int32 = errno) ->
   }
 }
 
+/// The same for a path given as bytes: the message shows its display form (`\xHH` for bad bytes).
+func systemError(_ operation: String, path: FilePathBytes, errno err: Int32 = errno) -> RexstoreError {
+  systemError(operation, path: path.display, errno: err)
+}
+
 extension RexstoreError {
   /// Failing to create an output file is exit 73 unless it was a permission problem.
   var asCannotCreate: RexstoreError {

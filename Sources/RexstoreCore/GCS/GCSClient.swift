@@ -200,7 +200,7 @@ final class GCSClient {
     return ObjectInfo(
       name: name, size: text("size").flatMap { Int64($0) } ?? 0, md5: text("md5Hash"), crc32c: text("crc32c"),
       contentType: text("contentType"), backend: "gcs", updated: text("updated").flatMap(Timestamp.parse),
-      generation: text("generation").flatMap { Int64($0) })
+      version: text("generation"))
   }
 
   func objectInfo(_ what: String, _ response: HTTPResponse) throws(RexstoreError) -> ObjectInfo {

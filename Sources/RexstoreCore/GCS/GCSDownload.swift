@@ -60,7 +60,7 @@ struct GCSDownload {
     }
     return ObjectInfo(
       name: name, size: state.received, md5: sums.md5, crc32c: sums.crc32c, contentType: state.contentType,
-      backend: "gcs", updated: state.updated, generation: state.generation,
+      backend: "gcs", updated: state.updated, version: state.generation.map { String($0) },
       verified: expected.md5 != nil || expected.crc32c != nil)
   }
 

@@ -106,12 +106,6 @@ public struct HealthCheck: Sendable, Equatable {
     self.values = values
   }
 
-  public var json: JSONValue {
-    .record([
-      "name": .string(name), "status": .string(level.rawValue), "message": .string(message),
-      "values": .object(values.map { JSONValue.Member($0.key, $0.value) }),
-    ])
-  }
 }
 
 /// A whole `health` run: its checks, its level, and the monitoring-plugin one-line form.
@@ -300,45 +294,49 @@ extension Health {
 }
 
 extension Health {
-  /// GCS reachability, credentials and bucket access, in one request for the bucket's metadata.
-  /// A genuine outage (unreachable, timeouts, 5xx, 429) is critical when writes have nowhere else to go,
-  /// else a warning (they fall back). GCS that cannot work until someone fixes it is critical even with
-  /// the fallback: no bucket, no or unreadable credentials, a malformed key (errors of `store`), and
-  /// refusals (credentials or bucket access denied, no such bucket). `values`: `reachable`, and
-  /// `latency_ms` (perfdata `gcs_latency` in ms) when it answered.
-  public static func gcs(_ store: () throws(RexstoreError) -> GCSObjectStore, fallback: Bool, describe: String) -> HealthCheck {
-    let gcs: GCSObjectStore
+  /// The remote's reachability, credentials and bucket access, in one cheap request. The check is
+  /// named after the backend (`gcs`, `s3`). A genuine outage (unreachable, timeouts, 5xx, 429) is
+  /// critical when writes have nowhere else to go, else a warning (they fall back). A remote that cannot
+  /// work until someone fixes it is critical even with the fallback: no bucket, no or unreadable
+  /// credentials, a malformed key (errors of `store`), and refusals (credentials or bucket access
+  /// denied, no such bucket). `values`: `reachable`, and `latency_ms` (perfdata `BACKEND_latency` in ms)
+  /// when it answered.
+  public static func remote(
+    _ backend: String, _ store: () throws(RexstoreError) -> any RemoteObjectStore, fallback: Bool, describe: String
+  ) -> HealthCheck {
+    let name = backend.uppercased()
+    let remote: any RemoteObjectStore
     do throws(RexstoreError) {
-      gcs = try store()
+      remote = try store()
     } catch {
       return HealthCheck(
-        name: "gcs", level: .critical,
-        message: "GCS is enabled but not usable: " + error.message + (error.hint.map { " (\($0))" } ?? "")
+        name: backend, level: .critical,
+        message: "\(name) is enabled but not usable: " + error.message + (error.hint.map { " (\($0))" } ?? "")
           + (fallback ? "; writes fall back to the local root until this is fixed" : "; fallback is off, writes fail"),
         values: [HealthMetric("reachable", .bool(false)), HealthMetric("configured", .bool(false))])
     }
     let start = Monotonic.milliseconds()
     do throws(RexstoreError) {
-      try gcs.probe()
+      try remote.probe()
       let latency = Int64(Monotonic.milliseconds() - start)
       return HealthCheck(
-        name: "gcs", level: .ok,
-        message: "gs://\(gcs.bucket) reachable (\(latency) ms, \(describe))",
+        name: backend, level: .ok,
+        message: "\(remote.location) reachable (\(latency) ms, \(describe))",
         values: [
           HealthMetric("reachable", .bool(true)), HealthMetric("configured", .bool(true)),
-          .count("latency_ms", latency, label: "gcs_latency", unit: "ms"),
+          .count("latency_ms", latency, label: "\(backend)_latency", unit: "ms"),
         ])
     } catch {
       let outage = error.code == .unavailable || error.code == .rateLimited
       let level: HealthLevel = outage && fallback ? .warning : .critical
       let then = fallback ? "; writes fall back to the local root" : "; fallback is off, writes fail"
       return HealthCheck(
-        name: "gcs", level: level, message: error.message + (error.code == .config ? "" : then),
+        name: backend, level: level, message: error.message + (error.code == .config ? "" : then),
         values: [HealthMetric("reachable", .bool(false)), HealthMetric("configured", .bool(true))])
     }
   }
 
-  /// Objects in the local root that belong in GCS (fallback writes, or files from before GCS):
+  /// Objects in the local root that belong in the remote (fallback writes, or files from before it):
   /// `values` `pending_objects` and `pending_bytes` (perfdata `pending_objects`, `pending_bytes` in B).
   public static func pendingMigration(_ root: String) -> HealthCheck {
     func check(_ level: HealthLevel, _ message: String, count: Int64? = nil, bytes: Int64 = 0) -> HealthCheck {
@@ -351,7 +349,7 @@ extension Health {
     }
     do throws(RexstoreError) {
       let pending = try Migration.pending(in: LocalObjectStore(root: root))
-      guard !pending.isEmpty else { return check(.ok, "no local objects waiting for GCS", count: 0) }
+      guard !pending.isEmpty else { return check(.ok, "no local objects waiting for the remote", count: 0) }
       let bytes = pending.reduce(Int64(0)) { $0 + $1.size }
       return check(.warning, "\(pending.count) local object(s), \(bytes) bytes, waiting for 'rexstore migrate'", count: Int64(pending.count), bytes: bytes)
     } catch {

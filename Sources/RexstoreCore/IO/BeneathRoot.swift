@@ -22,10 +22,16 @@ public final class DirectoryHandle {
 
   /// Opens a root directory (following links: the root may be one); nil when absent and not `create`.
   public static func root(_ path: String, create: Bool) throws(RexstoreError) -> DirectoryHandle? {
-    var fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    try root(FilePathBytes(path), create: create)
+  }
+
+  /// The same for a directory given as bytes (a user's `-o DIR`); `path` keeps its display form.
+  public static func root(_ bytes: FilePathBytes, create: Bool) throws(RexstoreError) -> DirectoryHandle? {
+    let path = bytes.display
+    var fd = Glibc.open(bytes.cString, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if fd < 0, errno == ENOENT, create {
-      try FileSystem.makeDirectories(path)
-      fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      try FileSystem.makeDirectories(bytes)
+      fd = Glibc.open(bytes.cString, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     }
     guard fd >= 0 else {
       if errno == ENOENT && !create { return nil }
@@ -223,11 +229,16 @@ extension FileSystem {
   /// Opens an input file for reading: `path` must be a regular file (a FIFO, device, socket or
   /// directory is refused with `no_input` before anything is read, and opening never blocks).
   public static func openRegularInput(_ path: String) throws(RexstoreError) -> Int32 {
+    try openRegularInput(FilePathBytes(path))
+  }
+
+  /// The same for a path given as bytes (a user's FILE or SAMPLE, passed through unchanged).
+  public static func openRegularInput(_ path: FilePathBytes) throws(RexstoreError) -> Int32 {
     var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+    if stat(path.cString, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
       throw notRegular(path, FileKind(st))
     }
-    let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+    let fd = open(path.cString, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
     guard fd >= 0 else { throw systemError("cannot read", path: path) }
     guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
       close(fd)
@@ -237,7 +248,7 @@ extension FileSystem {
     return fd
   }
 
-  static func notRegular(_ path: String, _ kind: FileKind) -> RexstoreError {
+  static func notRegular(_ path: FilePathBytes, _ kind: FileKind) -> RexstoreError {
     if kind.isDirectory { return RexstoreError(.noInput, "cannot read '\(path)': is a directory") }
     return RexstoreError(
       .noInput, "cannot read '\(path)': is not a regular file (\(kind.description))",

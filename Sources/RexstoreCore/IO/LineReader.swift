@@ -17,6 +17,12 @@ public struct LineReader {
     return LineReader(fd: try FileSystem.openRegularInput(path), name: path)
   }
 
+  /// The same for a path given as bytes (passed to the file system unchanged).
+  public static func open(_ path: FilePathBytes) throws(RexstoreError) -> LineReader {
+    if path.bytes == [UInt8(ascii: "-")] { return LineReader(fd: 0, name: "<stdin>") }
+    return LineReader(fd: try FileSystem.openRegularInput(path), name: path.display)
+  }
+
   /// Copies standard input into an unlinked temporary file in `directory` and reads from that, so a
   /// slow pipe is drained before the import takes the database's write lock, not while holding it.
   public static func spoolingStandardInput(in directory: String) throws(RexstoreError) -> LineReader {

@@ -30,12 +30,6 @@ public struct Fsck {
     public var action: String
     public var error: RexstoreError?
 
-    public var json: JSONValue {
-      .record([
-        "kind": .string(kind), "path": .string(path), "size_bytes": .int(bytes), "action": .string(action),
-        "error": error.map { .record(["code": .string($0.code.rawValue), "message": .string($0.message)]) } ?? .null,
-      ])
-    }
   }
 
   public func run(repair: Bool, dryRun: Bool, includeOrphans: Bool) throws(RexstoreError) -> [Finding] {

@@ -118,7 +118,13 @@ extension Store {
   /// the destination's directory are removed first.
   /// Related SQLite documentation: <https://www.sqlite.org/backup.html>
   public func backup(to destination: String, overwrite: Bool, temporaryDirectory: String = "/tmp") throws(RexstoreError) -> JSONValue {
-    if destination.hasSuffix("/") {
+    try backup(to: FilePathBytes(destination), overwrite: overwrite, temporaryDirectory: temporaryDirectory)
+  }
+
+  /// The same for a destination given as bytes (the user's DEST, passed to the file system unchanged;
+  /// `destination` in the result is its display form).
+  public func backup(to destination: FilePathBytes, overwrite: Bool, temporaryDirectory: String = "/tmp") throws(RexstoreError) -> JSONValue {
+    if destination.hasTrailingSlash {
       throw RexstoreError.usage(
         "DEST '\(destination)' ends in '/': name the backup file, e.g. \(destination)rexstore.sqlite3")
     }
@@ -127,15 +133,15 @@ extension Store {
     var st = Glibc.stat()
     var streamInto = false
     var target = destination
-    if lstat(destination, &st) == 0 {
+    if lstat(destination.cString, &st) == 0 {
       if !overwrite {
         throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
       }
       var kind = FileKind(st)
-      if kind.isSymlink, stat(destination, &st) == 0 {
+      if kind.isSymlink, stat(destination.cString, &st) == 0 {
         kind = FileKind(st)
-        if kind.isRegular, let resolved = realpath(destination, nil) {
-          target = String(cString: resolved)
+        if kind.isRegular, let resolved = realpath(destination.cString, nil) {
+          target = FilePathBytes(cString: resolved)
           free(resolved)
         }
       }
@@ -148,18 +154,18 @@ extension Store {
           .cannotCreate, "cannot write to '\(destination)': it is \(kind.description); only regular files are replaced")
       }
     }
-    let directory = streamInto ? temporaryDirectory : FileSystem.parent(of: target)
+    let directory = streamInto ? FilePathBytes(temporaryDirectory) : target.parent
     try FileSystem.makeDirectories(directory)
     if !streamInto { Store.removeAbandonedBackupTemporaries(in: directory) }
-    let temp = directory + "/." + (streamInto ? "backup" : FileSystem.baseName(of: target)) + ".tmp-\(getpid())"
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    let temp = directory + ("/." + (streamInto ? "backup" : target.baseName.display) + ".tmp-\(getpid())")
+    let fd = open(temp.cString, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create backup", path: temp).asCannotCreate }
     close(fd)
     var pages: Int64 = 0
     var size: Int64?
     do throws(RexstoreError) {
       do throws(DatabaseError) {
-        let target = try Database(path: temp, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        let target = try Database(file: temp, mode: .readWrite, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         guard let backup = sqlite3_backup_init(target.handle, "main", source.handle, "main") else {
           throw target.error(sqlite3_errcode(target.handle))
         }
@@ -180,13 +186,13 @@ extension Store {
         // Leave a self-contained file: no -wal beside it.
         try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
       } catch {
-        throw error.rexstoreError(path: destination)
+        throw error.rexstoreError(path: destination.display)
       }
       if streamInto {
         size = try Store.copy(temp, into: destination)
         Store.removeBackupTemporary(temp)
       } else {
-        let sync = open(temp, O_RDONLY | O_CLOEXEC)
+        let sync = open(temp.cString, O_RDONLY | O_CLOEXEC)
         if sync >= 0 {
           fsync(sync)
           close(sync)
@@ -195,16 +201,16 @@ extension Store {
           guard FileDownload.stillReplaceable(target) else {
             throw RexstoreError(.cannotCreate, "'\(destination)' is no longer a regular file; not replaced")
           }
-          guard rename(temp, target) == 0 else { throw systemError("cannot rename backup into", path: destination) }
+          guard rename(temp.cString, target.cString) == 0 else { throw systemError("cannot rename backup into", path: destination) }
         } else {
           // link(2) refuses to replace a DEST created since the check above.
-          guard link(temp, target) == 0 else {
+          guard link(temp.cString, target.cString) == 0 else {
             if errno == EEXIST {
               throw RexstoreError(.conflict, "'\(destination)' already exists", hint: "pass --force to replace it")
             }
             throw systemError("cannot link backup into", path: destination)
           }
-          unlink(temp)
+          unlink(temp.cString)
         }
         FileSystem.syncDirectory(directory)
         size = FileSystem.fileSize(target)
@@ -214,19 +220,19 @@ extension Store {
       throw error
     }
     return .record([
-      "source": .string(path), "destination": .string(destination), "pages": .int(pages),
+      "source": .string(path), "destination": .string(destination.display), "pages": .int(pages),
       "size_bytes": size.map(JSONValue.int) ?? .null,
     ])
   }
 
   /// Refuses a destination that is the live database or one of its companion files, by identity
   /// (same device and inode) or by name (a -wal that does not exist yet would be taken for one).
-  func refuseLiveDatabase(_ destination: String) throws(RexstoreError) {
+  func refuseLiveDatabase(_ destination: FilePathBytes) throws(RexstoreError) {
     let companions = ["", "-wal", "-shm", "-journal"]
     var dest = Glibc.stat()
     var live = Glibc.stat()
-    let destExists = stat(destination, &dest) == 0
-    let canonicalDB = Store.canonical(path)
+    let destExists = stat(destination.cString, &dest) == 0
+    let canonicalDB = Store.canonical(FilePathBytes(path))
     let canonicalDest = Store.canonical(destination)
     for suffix in companions {
       let same =
@@ -241,22 +247,22 @@ extension Store {
   }
 
   /// `path` with its directory resolved (the file itself need not exist); nil if the directory is missing.
-  static func canonical(_ path: String) -> String? {
-    guard let resolved = realpath(FileSystem.parent(of: path), nil) else { return nil }
+  static func canonical(_ path: FilePathBytes) -> FilePathBytes? {
+    guard let resolved = realpath(path.parent.cString, nil) else { return nil }
     defer { free(resolved) }
-    let directory = String(cString: resolved)
-    return (directory == "/" ? "" : directory) + "/" + FileSystem.baseName(of: path)
+    let directory = FilePathBytes(cString: resolved)
+    return FilePathBytes(bytes: (directory.bytes == [UInt8(ascii: "/")] ? [] : directory.bytes) + [UInt8(ascii: "/")] + path.baseName.bytes)
   }
 
-  static func removeBackupTemporary(_ temp: String) {
-    for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temp + suffix) }
+  static func removeBackupTemporary(_ temp: FilePathBytes) {
+    for suffix in ["", "-journal", "-wal", "-shm"] { unlink((temp + suffix).cString) }
   }
 
   /// Copies a finished backup into a device or FIFO; returns the bytes written.
-  static func copy(_ temp: String, into destination: String) throws(RexstoreError) -> Int64 {
+  static func copy(_ temp: FilePathBytes, into destination: FilePathBytes) throws(RexstoreError) -> Int64 {
     let input = try FileSystem.openRegularInput(temp)
     defer { close(input) }
-    let output = open(destination, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+    let output = open(destination.cString, O_WRONLY | O_NOCTTY | O_CLOEXEC)
     guard output >= 0 else { throw systemError("cannot write to", path: destination).asCannotCreate }
     var st = Glibc.stat()
     guard fstat(output, &st) == 0, FileKind(st).mode == S_IFCHR || FileKind(st).mode == S_IFIFO else {
@@ -274,7 +280,7 @@ extension Store {
           throw systemError("cannot read", path: temp)
         }
         if n == 0 { break }
-        try FileSystem.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), name: destination)
+        try FileSystem.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), name: destination.display)
         total += Int64(n)
       }
     } catch {
@@ -288,11 +294,17 @@ extension Store {
   /// Backup temporaries (`.NAME.tmp-PID`, with `-journal`, `-wal`, `-shm`) in `directory`; with their
   /// sizes and whether their writer is gone (see `FileSystem.temporaryIsAbandoned`).
   public static func backupTemporaries(in directory: String) -> [(name: String, bytes: Int64, abandoned: Bool, writerAlive: Bool)] {
+    backupTemporaries(in: FilePathBytes(directory))
+  }
+
+  /// The same in a directory given as bytes (a user's DEST's directory). Names are read as text: the
+  /// temporaries' own names always are (see `backup`), other entries are never touched.
+  public static func backupTemporaries(in directory: FilePathBytes) -> [(name: String, bytes: Int64, abandoned: Bool, writerAlive: Bool)] {
     var found: [(String, Int64, Bool, Bool)] = []
     for name in (try? FileSystem.entries(of: directory)) ?? [] where name.hasPrefix(".") {
       guard isBackupTemporaryName(name) else { continue }
       var st = Glibc.stat()
-      guard lstat(directory + "/" + name, &st) == 0, FileKind(st).isRegular else { continue }
+      guard lstat((directory + "/" + name).cString, &st) == 0, FileKind(st).isRegular else { continue }
       let kind = FileKind(st)
       let alive = FileSystem.writerPID(name, marker: ".tmp-").map { FileSystem.processIsAlive($0, writingAt: kind.modified) } ?? true
       found.append((name, kind.size, FileSystem.temporaryIsAbandoned(name, marker: ".tmp-", modified: kind.modified), alive))
@@ -314,9 +326,9 @@ extension Store {
     return ["", "-journal", "-wal", "-shm"].contains(String(tail.dropFirst(digits.count)))
   }
 
-  static func removeAbandonedBackupTemporaries(in directory: String) {
+  static func removeAbandonedBackupTemporaries(in directory: FilePathBytes) {
     for temporary in backupTemporaries(in: directory) where temporary.abandoned {
-      unlink(directory + "/" + temporary.name)
+      unlink((directory + "/" + temporary.name).cString)
     }
   }
 

@@ -11,15 +11,17 @@ extension Store {
   ///   database to itself: while another process holds it (a read or write transaction), it waits
   ///   up to the busy timeout and then fails with `db_locked` (75), nothing restored;
   /// - the result is checked again.
-  public func restore(from source: String) throws(RexstoreError) -> JSONValue {
+  ///
+  /// `source` is the user's, as bytes (opened unchanged; `source` in the result is its display form).
+  public func restore(from source: FilePathBytes) throws(RexstoreError) -> JSONValue {
     let fd = try FileSystem.openRegularInput(source)
     close(fd)
-    if Store.canonical(source) == Store.canonical(path) {
+    if Store.canonical(source) == Store.canonical(FilePathBytes(path)) {
       throw RexstoreError(.conflict, "'\(source)' is the live database itself")
     }
     let backup: Database
     do throws(DatabaseError) {
-      backup = try Database(path: source, mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+      backup = try Database(file: source, mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
       let stmt = try backup.prepare("PRAGMA integrity_check")
       var lines: [String] = []
       while try stmt.step() { lines.append(stmt.text(0)) }
@@ -27,7 +29,7 @@ extension Store {
         throw DatabaseError(resultCode: SQLITE_CORRUPT, extendedCode: SQLITE_CORRUPT, message: lines.prefix(3).joined(separator: "; "))
       }
     } catch {
-      var failure = error.rexstoreError(path: source)
+      var failure = error.rexstoreError(path: source.display)
       if failure.code == .dbCorrupt || error.resultCode == SQLITE_NOTADB || error.resultCode == SQLITE_CORRUPT {
         failure = RexstoreError(.dbCorrupt, "'\(source)' is not a sound SQLite database (\(error.message)); nothing was restored")
       }
@@ -74,7 +76,7 @@ extension Store {
     }
     let checked = try check(quick: false)
     return .record([
-      "path": .string(path), "source": .string(source), "pages": .int(pages), "previous": .optional(previous),
+      "path": .string(path), "source": .string(source.display), "pages": .int(pages), "previous": .optional(previous),
       "ok": checked["ok"] ?? .bool(true),
     ])
   }

@@ -24,6 +24,12 @@ public final class ByteSource {
     return ByteSource(fd: try FileSystem.openRegularInput(path), name: path, owned: true)
   }
 
+  /// The same for a path given as bytes (passed to the file system unchanged; `name` is its display form).
+  public static func open(_ path: FilePathBytes) throws(RexstoreError) -> ByteSource {
+    if path.bytes == [UInt8(ascii: "-")] { return ByteSource(fd: 0, name: "<stdin>", owned: false) }
+    return ByteSource(fd: try FileSystem.openRegularInput(path), name: path.display, owned: true)
+  }
+
   deinit { if owned { Glibc.close(fd) } }
 
   /// Back to where reading began, for a second try elsewhere; false for a pipe or terminal.

@@ -1,13 +1,15 @@
-/// GCS first, the local object root when GCS cannot be used: the arrangement the app was designed
-/// around (DESIGN.md §5). Writes that GCS refuses for reasons of its own (unreachable, 5xx or 429
-/// after retries, credentials rejected) land locally and say so; reads look in GCS, then locally.
+/// A remote first, the local object root when the remote cannot be used: the arrangement the app was
+/// designed around with GCS (DESIGN.md §5), over any registered remote. Writes the remote refuses for
+/// reasons of its own (unreachable, 5xx or 429 after retries, credentials rejected) land locally and
+/// say so; reads look in the remote, then locally.
 ///
 /// Errors that are the caller's (an existing object, bad input) never fall back: storing locally
 /// would only hide them.
 public final class FallbackObjectStore: ObjectStore {
-  public let backend = "gcs"
-  /// nil when GCS could not even be set up (libcurl missing, say); `setupError` says why.
-  public let gcs: GCSObjectStore?
+  /// The remote's name (`gcs`, `s3`), also when it could not be set up.
+  public let backend: String
+  /// nil when the remote could not even be set up (libcurl missing, say); `setupError` says why.
+  public let remote: (any RemoteObjectStore)?
   let setupError: RexstoreError?
   public let local: LocalObjectStore
   public let fallbackEnabled: Bool
@@ -24,23 +26,25 @@ public final class FallbackObjectStore: ObjectStore {
   public var window: OutageWindow?
 
   public convenience init(
-    gcs: Result<GCSObjectStore, RexstoreError>, local: LocalObjectStore, fallbackEnabled: Bool,
-    warn: @escaping (String) -> Void
+    backend: String, remote: Result<any RemoteObjectStore, RexstoreError>, local: LocalObjectStore,
+    fallbackEnabled: Bool, warn: @escaping (String) -> Void
   ) {
-    self.init(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: OutageLatch())
+    self.init(
+      backend: backend, remote: remote, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: OutageLatch())
   }
 
   init(
-    gcs: Result<GCSObjectStore, RexstoreError>, local: LocalObjectStore, fallbackEnabled: Bool,
-    warn: @escaping (String) -> Void, outage: OutageLatch
+    backend: String, remote: Result<any RemoteObjectStore, RexstoreError>, local: LocalObjectStore,
+    fallbackEnabled: Bool, warn: @escaping (String) -> Void, outage: OutageLatch
   ) {
+    self.backend = backend
     self.outage = outage
-    switch gcs {
+    switch remote {
     case .success(let store):
-      self.gcs = store
+      self.remote = store
       self.setupError = nil
     case .failure(let error):
-      self.gcs = nil
+      self.remote = nil
       self.setupError = error
     }
     self.local = local
@@ -49,30 +53,37 @@ public final class FallbackObjectStore: ObjectStore {
   }
 
   public func worker() throws(RexstoreError) -> any ObjectStore {
-    let gcs: Result<GCSObjectStore, RexstoreError>
-    if let primary = self.gcs, let copy = try primary.worker() as? GCSObjectStore {
-      gcs = .success(copy)
+    let remote: Result<any RemoteObjectStore, RexstoreError>
+    if let primary = self.remote, let copy = try primary.worker() as? any RemoteObjectStore {
+      remote = .success(copy)
     } else {
-      gcs = .failure(setupError ?? RexstoreError(.unavailable, "GCS is not set up"))
+      remote = .failure(notSetUp)
     }
-    let copy = FallbackObjectStore(gcs: gcs, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: outage)
+    let copy = FallbackObjectStore(
+      backend: backend, remote: remote, local: local, fallbackEnabled: fallbackEnabled, warn: warn, outage: outage)
     copy.window = window
     return copy
   }
 
-  public var batchWidth: Int { gcs?.batchWidth ?? 1 }
+  public var batchWidth: Int { remote?.batchWidth ?? 1 }
 
-  /// The errors that mean "GCS cannot be used now", as opposed to "this request is wrong".
+  /// Why there is no remote to ask.
+  private var notSetUp: RexstoreError { setupError ?? RexstoreError(.unavailable, "\(backend) is not set up") }
+
+  /// `GCS`, `S3`: how warnings name the remote.
+  private var remoteName: String { backend.uppercased() }
+
+  /// The errors that mean "the remote cannot be used now", as opposed to "this request is wrong".
   public static func isOutage(_ error: RexstoreError) -> Bool {
     [.unavailable, .rateLimited, .permissionDenied].contains(error.code)
   }
 
   private var spoolDirectory: String { local.root + "/.rexstore-spool" }
 
-  /// Runs a write against GCS; on an outage, runs `fallback` against the local root (or, with
+  /// Runs a write against the remote; on an outage, runs `fallback` against the local root (or, with
   /// fallback off, fails with `unavailable`).
   private func write<T>(
-    _ what: String, gcs attempt: (GCSObjectStore) throws(RexstoreError) -> T,
+    _ what: String, remote attempt: (any RemoteObjectStore) throws(RexstoreError) -> T,
     local fallback: () throws(RexstoreError) -> T
   ) throws(RexstoreError) -> T {
     fallbackReason = nil
@@ -82,9 +93,9 @@ public final class FallbackObjectStore: ObjectStore {
     } else if let remembered = window?.recent() {
       outage = remembered
       self.outage.record(remembered)
-    } else if let gcs {
+    } else if let remote {
       do throws(RexstoreError) {
-        let result = try attempt(gcs)
+        let result = try attempt(remote)
         window?.clear()
         return result
       } catch {
@@ -94,19 +105,19 @@ public final class FallbackObjectStore: ObjectStore {
         window?.record(error)
       }
     } else {
-      outage = setupError ?? RexstoreError(.unavailable, "GCS is not set up")
+      outage = notSetUp
     }
     guard fallbackEnabled else {
       throw RexstoreError(.unavailable, outage.message, hint: "fallback to the local root is off (--no-fallback)")
     }
     let result = try fallback()
     fallbackReason = outage.message
-    FallbackObjectStore.warnings.locked { warn("GCS unavailable, \(what) stored locally: \(outage.message)") }
+    FallbackObjectStore.warnings.locked { warn("\(remoteName) unavailable, \(what) stored locally: \(outage.message)") }
     return result
   }
 
   /// A name held in either place exists: without `overwrite`, a fallback copy waiting for
-  /// `migrate` blocks a new upload just as a GCS object does. After an upload, a local copy of the
+  /// `migrate` blocks a new upload just as a remote object does. After an upload, a local copy of the
   /// name is superseded and removed, so the two places never disagree about what is current.
   public func put(
     _ name: String, from source: ByteSource, contentType: String, overwrite: Bool
@@ -114,15 +125,15 @@ public final class FallbackObjectStore: ObjectStore {
     let reserved = LocalObjectStore.isReserved(name)
     if !overwrite, !reserved, try local.stat(name) != nil {
       throw RexstoreError(
-        .conflict, "'\(name)' already exists in the local root (stored while GCS was unavailable)",
+        .conflict, "'\(name)' already exists in the local root (stored while \(remoteName) was unavailable)",
         hint: "run 'rexstore migrate', or add --force to replace it")
     }
     // Without a spool (an unwritable local root) the upload still goes ahead; only a fallback after
     // part of a pipe was sent becomes impossible, and says so.
     let source = fallbackEnabled ? (try source.spooled(in: spoolDirectory) ?? source) : source
     return try write(
-      "'\(name)'", gcs: { gcs throws(RexstoreError) in
-        let info = try gcs.put(name, from: source, contentType: contentType, overwrite: overwrite)
+      "'\(name)'", remote: { remote throws(RexstoreError) in
+        let info = try remote.put(name, from: source, contentType: contentType, overwrite: overwrite)
         if !reserved { _ = try? local.delete(name) }
         return info
       },
@@ -134,35 +145,35 @@ public final class FallbackObjectStore: ObjectStore {
       })
   }
 
-  /// Reads the current copy: GCS's, unless a local copy exists and is newer (a write that fell back
-  /// while GCS held an older version). The local check is one stat, so the common case, no local
-  /// copy, costs GCS one request. An outage falls through to the local copy (with a warning) only
+  /// Reads the current copy: the remote's, unless a local copy exists and is newer (a write that fell
+  /// back while the remote held an older version). The local check is one stat, so the common case,
+  /// no local copy, costs the remote one request. An outage falls through to the local copy (with a warning) only
   /// while nothing has been written to the sink.
   public func get(_ name: String, into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
-    guard let gcs else { return try local.get(name, into: sink) }
-    // Within an outage window a local copy is read without asking GCS; without one, GCS is asked
+    guard let remote else { return try local.get(name, into: sink) }
+    // Within an outage window a local copy is read without asking the remote; without one, the remote is asked
     // (the CLI builds the store with a single attempt then, so the call fails fast if it is still out).
     if let remembered = self.outage.error ?? window?.recent(), !LocalObjectStore.isReserved(name),
       try local.stat(name) != nil
     {
-      FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(remembered.message)") }
+      FallbackObjectStore.warnings.locked { warn("\(remoteName) unavailable, read '\(name)' from the local root: \(remembered.message)") }
       return try local.get(name, into: sink)
     }
     if !LocalObjectStore.isReserved(name), let here = try local.stat(name) {
       let counting = CountingSink(sink)
       do throws(RexstoreError) {
-        if let there = try gcs.stat(name), gcsIsNewer(there, than: here) { return try gcs.get(name, into: counting) }
+        if let there = try remote.stat(name), remoteIsNewer(there, than: here) { return try remote.get(name, into: counting) }
       } catch {
         // Bytes already in the sink would be followed by the local copy's: no fallback then.
         if FallbackObjectStore.isOutage(error) { window?.record(error) }
         guard FallbackObjectStore.isOutage(error), counting.count == 0 else { throw error }
-        FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
+        FallbackObjectStore.warnings.locked { warn("\(remoteName) unavailable, read '\(name)' from the local root: \(error.message)") }
       }
       return try local.get(name, into: sink)
     }
     // Not held locally (checked above), so an outage here leaves no answer to fall back on.
     do throws(RexstoreError) {
-      return try gcs.get(name, into: sink)
+      return try remote.get(name, into: sink)
     } catch {
       if FallbackObjectStore.isOutage(error) { window?.record(error) }
       throw error
@@ -170,56 +181,56 @@ public final class FallbackObjectStore: ObjectStore {
   }
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {
-    guard let gcs else { return try local.stat(name) }
+    guard let remote else { return try local.stat(name) }
     let here = LocalObjectStore.isReserved(name) ? nil : try local.stat(name)
     do throws(RexstoreError) {
-      let there = try gcs.stat(name)
+      let there = try remote.stat(name)
       guard let here else { return there }
-      guard let there, gcsIsNewer(there, than: here) else { return here }
+      guard let there, remoteIsNewer(there, than: here) else { return here }
       return there
     } catch {
       guard FallbackObjectStore.isOutage(error), let here else { throw error }
-      FallbackObjectStore.warnings.locked { warn("GCS unavailable, read '\(name)' from the local root: \(error.message)") }
+      FallbackObjectStore.warnings.locked { warn("\(remoteName) unavailable, read '\(name)' from the local root: \(error.message)") }
       return here
     }
   }
 
-  /// Whether GCS's copy is the current one; a tie goes to GCS.
-  private func gcsIsNewer(_ there: ObjectInfo, than here: ObjectInfo) -> Bool {
+  /// Whether the remote's copy is the current one; a tie goes to the remote.
+  private func remoteIsNewer(_ there: ObjectInfo, than here: ObjectInfo) -> Bool {
     guard let remote = there.updated, let mine = here.updated else { return true }
     return remote >= mine
   }
 
-  /// Both stores' objects, in name order (GCS first for a name held in both); one page. GCS must
-  /// answer: a listing that silently left out the bucket would mislead a script.
+  /// Both stores' objects, in name order (the remote's first for a name held in both); one page. The
+  /// remote must answer: a listing that silently left out the bucket would mislead a script.
   public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
     var items = try local.listAll(prefix: prefix)
-    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
-    items += try gcs.listAll(prefix: prefix)
-    items.sort { $0.name != $1.name ? $0.name < $1.name : $0.backend == "gcs" && $1.backend != "gcs" }
+    guard let remote else { throw notSetUp }
+    items += try remote.listAll(prefix: prefix)
+    items.sort { $0.name != $1.name ? $0.name < $1.name : $0.backend != "local" && $1.backend == "local" }
     return ObjectPage(items: items, nextPageToken: nil)
   }
 
   public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
     var segments = Set(try local.listSegments(under: prefix))
-    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
-    segments.formUnion(try gcs.listSegments(under: prefix))
+    guard let remote else { throw notSetUp }
+    segments.formUnion(try remote.listSegments(under: prefix))
     return segments.sorted()
   }
 
   public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool {
     if info.backend == "local" { return try local.deleteListed(info) }
-    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
-    return try gcs.deleteListed(info)
+    guard let remote else { throw notSetUp }
+    return try remote.deleteListed(info)
   }
 
-  /// Deletes the object wherever it is. GCS must answer: deleting only the local copy while GCS is
-  /// out would report a deletion that did not happen.
+  /// Deletes the object wherever it is. The remote must answer: deleting only the local copy while
+  /// it is out would report a deletion that did not happen.
   public func delete(_ name: String) throws(RexstoreError) -> Bool {
-    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
-    let remote = try gcs.delete(name)
+    guard let remote else { throw notSetUp }
+    let there = try remote.delete(name)
     let here = LocalObjectStore.isReserved(name) ? false : try local.delete(name)
-    return remote || here
+    return there || here
   }
 
   public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
@@ -230,9 +241,9 @@ public final class FallbackObjectStore: ObjectStore {
       }
     }
     return try write(
-      "'\(directory)/'", gcs: { gcs throws(RexstoreError) -> any GroupReplacement in
-        let replacement = try gcs.replaceGroup(directory: directory, members: members)
-        // A set stored locally earlier (while GCS was out) is superseded once the record names this one.
+      "'\(directory)/'", remote: { remote throws(RexstoreError) -> any GroupReplacement in
+        let replacement = try remote.replaceGroup(directory: directory, members: members)
+        // A set stored locally earlier (while the remote was out) is superseded once the record names this one.
         return ThenRemoving(replacement) { [local] in _ = try? local.deleteGroup(directory: directory) }
       },
       local: { () throws(RexstoreError) in
@@ -246,14 +257,14 @@ public final class FallbackObjectStore: ObjectStore {
   public func repairGroup(
     directory: String, toMatch expected: [ObjectInfo], reread: () throws(RexstoreError) -> [ObjectInfo]?
   ) throws(RexstoreError) -> Bool {
-    // Only the local store swaps sets in and out; a set recorded in GCS has nothing to repair.
+    // Only the local store swaps sets in and out; a set recorded in the remote has nothing to repair.
     guard expected.contains(where: { $0.backend == "local" }) else { return false }
     return try local.repairGroup(directory: directory, toMatch: expected, reread: reread)
   }
 
   public func deleteGroup(directory: String) throws(RexstoreError) -> Int {
-    guard let gcs else { throw setupError ?? RexstoreError(.unavailable, "GCS is not set up") }
-    return try gcs.deleteGroup(directory: directory) + (try local.deleteGroup(directory: directory))
+    guard let remote else { throw notSetUp }
+    return try remote.deleteGroup(directory: directory) + (try local.deleteGroup(directory: directory))
   }
 }
 

@@ -10,33 +10,33 @@ import Glibc
 /// gone once written, so a damaged object is reported (74) after them unless the backend could
 /// verify first. A symbolic link to a regular file is followed: the file it names is replaced
 /// atomically and the link stays. A directory, a block device, a socket or a dangling link is
-/// refused (73).
+/// refused (73). `path` is the user's, as bytes: it reaches the file system unchanged.
 public enum FileDownload {
   /// What writing to a path means.
   enum Destination: Equatable {
     /// Replace (or create) this regular file atomically: the path itself, or what its link names.
-    case replace(String)
+    case replace(FilePathBytes)
     /// Stream into the existing device or FIFO.
     case stream
   }
 
-  static func destination(_ path: String) throws(RexstoreError) -> Destination {
+  static func destination(_ path: FilePathBytes) throws(RexstoreError) -> Destination {
     var st = stat()
-    guard lstat(path, &st) == 0 else {
+    guard lstat(path.cString, &st) == 0 else {
       if errno == ENOENT { return .replace(path) }
       throw systemError("cannot create", path: path).asCannotCreate
     }
     var kind = FileKind(st)
     if kind.isRegular { return .replace(path) }
     if kind.isSymlink {
-      guard stat(path, &st) == 0 else {
+      guard stat(path.cString, &st) == 0 else {
         throw RexstoreError(.cannotCreate, "cannot create '\(path)': it is a symbolic link to nothing; not replaced")
       }
       kind = FileKind(st)
       if kind.isRegular {
-        guard let resolved = realpath(path, nil) else { throw systemError("cannot resolve", path: path).asCannotCreate }
+        guard let resolved = realpath(path.cString, nil) else { throw systemError("cannot resolve", path: path).asCannotCreate }
         defer { free(resolved) }
-        return .replace(String(cString: resolved))
+        return .replace(FilePathBytes(cString: resolved))
       }
     }
     switch kind.mode {
@@ -51,29 +51,29 @@ public enum FileDownload {
 
   /// Re-checked just before a rename: something other than a regular file put at `path` meanwhile is
   /// never replaced.
-  static func stillReplaceable(_ path: String) -> Bool {
+  static func stillReplaceable(_ path: FilePathBytes) -> Bool {
     var st = stat()
-    return lstat(path, &st) != 0 ? errno == ENOENT : FileKind(st).isRegular
+    return lstat(path.cString, &st) != 0 ? errno == ENOENT : FileKind(st).isRegular
   }
 
   public static func write(
-    to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+    to path: FilePathBytes, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> ObjectInfo? {
     guard case .replace(let target) = try destination(path) else { return try stream(into: path, body) }
-    let directory = FileSystem.parent(of: target)
+    let directory = target.parent
     guard FileSystem.isDirectory(directory) else {
       throw RexstoreError(.cannotCreate, "cannot create '\(path)': no directory '\(directory)'")
     }
     sweep(directory)
-    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: target))
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    let temp = directory + "/" + FileSystem.temporaryName(for: target.baseName.display)
+    let fd = open(temp.cString, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     var closed = false
     do throws(RexstoreError) {
-      guard let info = try body(DescriptorSink(fd: fd, name: path)) else {
+      guard let info = try body(DescriptorSink(fd: fd, name: path.display)) else {
         close(fd)
         closed = true
-        unlink(temp)
+        unlink(temp.cString)
         return nil
       }
       guard fsync(fd) == 0 else { throw systemError("cannot sync", path: temp) }
@@ -82,32 +82,32 @@ public enum FileDownload {
       guard stillReplaceable(target) else {
         throw RexstoreError(.cannotCreate, "'\(path)' is no longer a regular file; not replaced")
       }
-      guard rename(temp, target) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
+      guard rename(temp.cString, target.cString) == 0 else { throw systemError("cannot rename into", path: path).asCannotCreate }
       FileSystem.syncDirectory(directory)
       return info
     } catch {
       if !closed { close(fd) }
-      unlink(temp)
+      unlink(temp.cString)
       throw error
     }
   }
 
   /// Removes dead downloads' temporaries from `directory` (once per process), as the next writer there.
-  static func sweep(_ directory: String) {
+  static func sweep(_ directory: FilePathBytes) {
     guard sweptLock.locked({ swept.insert(directory).inserted }),
       let handle = try? DirectoryHandle.root(directory, create: false)
     else { return }
     FileSystem.sweepAbandonedTemporaries(in: handle)
   }
 
-  nonisolated(unsafe) private static var swept: Set<String> = []
+  nonisolated(unsafe) private static var swept: Set<FilePathBytes> = []
   private static let sweptLock = Mutex()
 
   /// Writes into an existing device or FIFO: opened for writing without creating or truncating.
   static func stream(
-    into path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+    into path: FilePathBytes, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> ObjectInfo? {
-    let fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+    let fd = open(path.cString, O_WRONLY | O_NOCTTY | O_CLOEXEC)
     guard fd >= 0 else { throw systemError("cannot write to", path: path).asCannotCreate }
     var st = stat()
     guard fstat(fd, &st) == 0, FileKind(st).mode == S_IFCHR || FileKind(st).mode == S_IFIFO else {
@@ -115,7 +115,7 @@ public enum FileDownload {
       throw RexstoreError(.cannotCreate, "'\(path)' changed while it was opened; nothing written")
     }
     do throws(RexstoreError) {
-      let info = try body(DescriptorSink(fd: fd, name: path, discardsOnFailure: false))
+      let info = try body(DescriptorSink(fd: fd, name: path.display, discardsOnFailure: false))
       guard close(fd) == 0 || errno == EINTR else { throw systemError("cannot write to", path: path) }
       return info
     } catch {
@@ -128,8 +128,8 @@ public enum FileDownload {
 extension FileDownload {
   /// A verified download in its temporary file (still open), not yet durable nor in place.
   public struct Pending: Sendable {
-    public var temporary: String
-    public var path: String
+    public var temporary: FilePathBytes
+    public var path: FilePathBytes
     public var info: ObjectInfo
     /// Kept open until the commit, whose fsync then reports this file's own write errors.
     var fd: Int32
@@ -139,28 +139,28 @@ extension FileDownload {
   /// together (`commit`), instead of one journal commit per file. Only an absent path or a regular
   /// file is written (a link, device or FIFO of the same name in the directory is refused, 73).
   public static func writePending(
-    to path: String, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
+    to path: FilePathBytes, _ body: (any ByteSink) throws(RexstoreError) -> ObjectInfo?
   ) throws(RexstoreError) -> Pending? {
     var st = stat()
-    if lstat(path, &st) == 0, !FileKind(st).isRegular {
+    if lstat(path.cString, &st) == 0, !FileKind(st).isRegular {
       throw RexstoreError(
         .cannotCreate, "'\(path)' is \(FileKind(st).description); a batch get only replaces regular files")
     }
-    let directory = FileSystem.parent(of: path)
+    let directory = path.parent
     sweep(directory)
-    let temp = directory + "/" + FileSystem.temporaryName(for: FileSystem.baseName(of: path))
-    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    let temp = directory + "/" + FileSystem.temporaryName(for: path.baseName.display)
+    let fd = open(temp.cString, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     do throws(RexstoreError) {
-      guard let info = try body(DescriptorSink(fd: fd, name: path)) else {
+      guard let info = try body(DescriptorSink(fd: fd, name: path.display)) else {
         close(fd)
-        unlink(temp)
+        unlink(temp.cString)
         return nil
       }
       return Pending(temporary: temp, path: path, info: info, fd: fd)
     } catch {
       close(fd)
-      unlink(temp)
+      unlink(temp.cString)
       throw error
     }
   }
@@ -169,23 +169,23 @@ extension FileDownload {
   /// One `syncfs` first writes them all back in a single journal commit; each file's own `fsync`
   /// (then cheap) and `close` still decide, so a write error anywhere keeps that file out. Returns,
   /// per pending file, nil or the error that kept it out.
-  public static func commit(_ pending: [Pending], in directory: String) -> [RexstoreError?] {
+  public static func commit(_ pending: [Pending], in directory: FilePathBytes) -> [RexstoreError?] {
     guard !pending.isEmpty else { return [] }
     _ = rexstore_syncfs(pending[0].fd)
     let results: [RexstoreError?] = pending.map { file in
       let synced = fsync(file.fd) == 0
       let closed = close(file.fd) == 0
       guard synced, closed else {
-        unlink(file.temporary)
+        unlink(file.temporary.cString)
         return systemError("cannot write", path: file.path)
       }
       guard stillReplaceable(file.path) else {
-        unlink(file.temporary)
+        unlink(file.temporary.cString)
         return RexstoreError(.cannotCreate, "'\(file.path)' is no longer a regular file; not replaced")
       }
-      guard rename(file.temporary, file.path) == 0 else {
+      guard rename(file.temporary.cString, file.path.cString) == 0 else {
         let error = systemError("cannot rename into", path: file.path).asCannotCreate
-        unlink(file.temporary)
+        unlink(file.temporary.cString)
         return error
       }
       return nil

@@ -1,21 +1,22 @@
 /// Moves objects from a local root (the fallback root, or a legacy app directory with the same
-/// layout) up to GCS. Each upload is create-only, so running it twice, or beside the app, never
-/// replaces an object in the bucket; an object already there with the same MD5 counts as migrated.
+/// layout) up to the remote (any registered backend). Each upload is create-only, so running it twice,
+/// or beside the app, never replaces an object in the bucket; an object already there with the same
+/// MD5 counts as migrated.
 public struct Migration {
   public let source: LocalObjectStore
-  public let gcs: GCSObjectStore
+  public let remote: any RemoteObjectStore
   /// The dossiers whose local profile entries are re-pointed to the bucket (nil: none).
   public let profiles: VoiceProfiles?
   /// The outage that stopped this run, if one did.
   private let outage = StopSignal()
   /// How a name held in both places with different bytes is resolved (nil: the newer local copy
-  /// replaces an older GCS one, anything else is a conflict keeping both).
+  /// replaces an older remote one, anything else is a conflict keeping both).
   public var prefer: Preference?
 
   public enum Preference: String, Sendable, CaseIterable {
-    /// The local copy replaces GCS's, whichever is newer.
+    /// The local copy replaces the remote's, whichever is newer.
     case local
-    /// GCS's copy stays; the local one counts as migrated (and goes with `--delete-local`).
+    /// The remote's copy stays; the local one counts as migrated (and goes with `--delete-local`).
     case remote
     /// Whichever was written last.
     case newer
@@ -23,11 +24,14 @@ public struct Migration {
 
   final class StopSignal: @unchecked Sendable { var error: RexstoreError? }
 
-  public init(source: LocalObjectStore, gcs: GCSObjectStore, dossiers: DossierDirectory?, legacy: Store?) {
+  public init(source: LocalObjectStore, remote: any RemoteObjectStore, dossiers: DossierDirectory?, legacy: Store?) {
     self.source = source
-    self.gcs = gcs
-    self.profiles = dossiers.map { VoiceProfiles(dossiers: $0, objects: gcs, local: source, legacy: legacy) }
+    self.remote = remote
+    self.profiles = dossiers.map { VoiceProfiles(dossiers: $0, objects: remote, local: source, legacy: legacy) }
   }
+
+  /// `already_in_gcs`, `already_in_s3`: an object the bucket already holds with the same bytes.
+  var alreadyThere: String { "already_in_" + remote.backend }
 
   /// The local objects under `audio/USER/` and `voice_profiles/USER/PROFILE/`, in name order.
   public static func pending(in source: LocalObjectStore) throws(RexstoreError) -> [ObjectInfo] {
@@ -45,11 +49,11 @@ public struct Migration {
 
   public struct Outcome: Sendable {
     public var blob: String
-    /// `uploaded`, `replaced_older` (the local copy was written later than GCS's, during an outage),
-    /// `already_in_gcs`, `would_upload`, `unreferenced` (a sample file no record names: reported,
-    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: GCS was out);
+    /// `uploaded`, `replaced_older` (the local copy was written later than the remote's, during an outage),
+    /// `already_in_BACKEND`, `would_upload`, `unreferenced` (a sample file no record names: reported,
+    /// not uploaded without `includeUnreferenced`), `failed`, or `skipped` (not tried: the remote was out);
     /// `replaced_remote` and `kept_remote` where `prefer` settled a conflict; in a dry run `would_upload`,
-    /// `would_replace`, `would_keep_remote`, `already_in_gcs` or `would_conflict`.
+    /// `would_replace`, `would_keep_remote`, `already_in_BACKEND` or `would_conflict`.
     public var action: String
     public var deletedLocal: Bool
     public var error: RexstoreError?
@@ -63,7 +67,7 @@ public struct Migration {
 
   /// Audio objects go up one by one. Voice-profile samples go up per record: every sample a local
   /// dossier entry names is uploaded (create-only) and verified, then the entry is re-pointed to
-  /// `gcs` with its `blob_names` in one write under the dossier lock, and only after that are the
+  /// the remote's name with its `blob_names` in one write under the dossier lock, and only after that are the
   /// local copies deleted (`deleteLocal`). Sample files no record names are reported, and uploaded
   /// (never deleted) only with `includeUnreferenced`.
   public func run(
@@ -173,10 +177,10 @@ public struct Migration {
           continue
         }
         var moved = entry
-        moved.storage = "gcs"
+        moved.storage = remote.backend
         moved.details = uploaded
         moved.updatedAt = Timestamp.now().storedForm
-        entries.set(member.key, moved.json)
+        entries.set(member.key, moved.stored)
         changed = true
         report.repointed.append(user + "/" + member.key)
         for (name, action) in zip(entry.names, actions) {
@@ -207,8 +211,8 @@ public struct Migration {
     return claimed
   }
 
-  /// Uploads one object, create-only. An object already in GCS counts as migrated when it holds the
-  /// same bytes, is replaced (conditionally on its generation) when the local copy was written after
+  /// Uploads one object, create-only. An object already in the bucket counts as migrated when it holds the
+  /// same bytes, is replaced (conditionally on its version) when the local copy was written after
   /// it, as by a `--force` put that fell back, and is a conflict otherwise.
   private func migrate(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
     do throws(RexstoreError) {
@@ -222,16 +226,16 @@ public struct Migration {
 
   private func attempt(_ info: ObjectInfo) throws(RexstoreError) -> (String, ObjectInfo) {
     do throws(RexstoreError) {
-      return ("uploaded", try upload(info, ifGenerationMatch: 0))
+      return ("uploaded", try upload(info, condition: .absent))
     } catch {
-      guard error.code == .conflict, let remote = try gcs.stat(info.name) else { throw error }
+      guard error.code == .conflict, let there = try remote.stat(info.name) else { throw error }
       let local = info.md5 ?? (try? localMD5(info.name))
-      if let local, remote.md5 == local { return ("already_in_gcs", remote) }
-      switch resolve(info, remote) {
+      if let local, there.md5 == local { return (alreadyThere, there) }
+      switch resolve(info, there) {
       case .replace(let action):
-        guard let generation = remote.generation else { throw conflict(info) }
-        return (action, try upload(info, ifGenerationMatch: generation))
-      case .keepRemote: return ("kept_remote", remote)
+        guard let version = there.version else { throw conflict(info) }
+        return (action, try upload(info, condition: .matches(version)))
+      case .keepRemote: return ("kept_remote", there)
       case .conflict: throw conflict(info)
       }
     }
@@ -255,7 +259,7 @@ public struct Migration {
 
   private func conflict(_ info: ObjectInfo) -> RexstoreError {
     RexstoreError(
-      .conflict, "'\(info.name)' is already in GCS with different, newer content; both copies are kept",
+      .conflict, "'\(info.name)' is already in \(remote.location) with different, newer content; both copies are kept",
       hint: "choose with --prefer local|remote|newer")
   }
 
@@ -263,14 +267,14 @@ public struct Migration {
   private func predict(_ info: ObjectInfo) -> Outcome {
     do throws(RexstoreError) {
       try Migration.checkName(info.name)
-      guard let remote = try gcs.stat(info.name) else {
+      guard let there = try remote.stat(info.name) else {
         return Outcome(blob: info.name, action: "would_upload", deletedLocal: false, error: nil)
       }
       let local = info.md5 ?? (try? localMD5(info.name))
-      if let local, remote.md5 == local {
-        return Outcome(blob: info.name, action: "already_in_gcs", deletedLocal: false, error: nil)
+      if let local, there.md5 == local {
+        return Outcome(blob: info.name, action: alreadyThere, deletedLocal: false, error: nil)
       }
-      switch resolve(info, remote) {
+      switch resolve(info, there) {
       case .replace: return Outcome(blob: info.name, action: "would_replace", deletedLocal: false, error: nil)
       case .keepRemote: return Outcome(blob: info.name, action: "would_keep_remote", deletedLocal: false, error: nil)
       case .conflict: return Outcome(blob: info.name, action: "would_conflict", deletedLocal: false, error: conflict(info))
@@ -280,15 +284,15 @@ public struct Migration {
     }
   }
 
-  private func upload(_ info: ObjectInfo, ifGenerationMatch generation: Int64) throws(RexstoreError) -> ObjectInfo {
+  private func upload(_ info: ObjectInfo, condition: WriteCondition) throws(RexstoreError) -> ObjectInfo {
     // A file the app wrote has no recorded checksum: hash it first, so the upload is still verified.
     // (Asked again, every recorded copy checked: a listing's checksums may be stale for a file the app
     // rewrote in place since rexstore stored it.)
     var md5 = try source.stat(info.name)?.md5
     if md5 == nil { md5 = try localMD5(info.name) }
     guard let file = try source.openForReading(info.name) else { throw RexstoreError.notFound("no object '\(info.name)'") }
-    let uploaded = try gcs.put(
-      info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), ifGenerationMatch: generation)
+    let uploaded = try remote.put(
+      info.name, from: file, contentType: info.contentType ?? ContentType.guess(info.name), condition: condition)
     if uploaded.md5 != md5 {
       throw RexstoreError(.ioError, "'\(info.name)' changed while it was uploaded; the local copy is kept")
     }

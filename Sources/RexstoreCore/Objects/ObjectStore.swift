@@ -7,19 +7,13 @@ public struct ObjectInfo: Sendable, Equatable {
   public var contentType: String?
   public var backend: String
   public var updated: Timestamp?
-  /// GCS's generation number, which makes overwrites and deletes conditional; nil for local objects.
-  public var generation: Int64? = nil
+  /// The remote's version token (GCS's generation, S3's ETag or version id), which makes overwrites
+  /// and deletes conditional; opaque to everything but its backend; nil for local objects.
+  public var version: String? = nil
   /// Set by a read: whether the bytes were checked against recorded checksums (false when none were
   /// recorded anywhere, e.g. a file the app wrote itself); nil for objects that were not read.
   public var verified: Bool? = nil
 
-  public var json: JSONValue {
-    .record([
-      "blob": .string(name), "size_bytes": .int(size), "md5": .optional(md5), "crc32c": .optional(crc32c),
-      "content_type": .optional(contentType), "backend": .string(backend),
-      "updated_at": updated.map { .string($0.outputForm) } ?? .null,
-    ])
-  }
 }
 
 public struct ObjectPage: Sendable {
@@ -76,7 +70,7 @@ public protocol ObjectStore: AnyObject {
   /// Deletes an object; false if there was none.
   func delete(_ name: String) throws(RexstoreError) -> Bool
 
-  /// Deletes exactly the copy a listing returned (its backend, its generation), not whatever holds
+  /// Deletes exactly the copy a listing returned (its backend, its version), not whatever holds
   /// the name by now: what `audio prune` decided on is what it deletes.
   func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool
 
@@ -114,7 +108,7 @@ extension ObjectStore {
 
   public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool { try delete(info.name) }
 
-  /// Why the last write landed in the local root instead of GCS; nil when it did not fall back.
+  /// Why the last write landed in the local root instead of the remote; nil when it did not fall back.
   public var fallbackReason: String? { (self as? FallbackObjectStore)?.fallbackReason }
 
   /// Every object under `prefix`, following page tokens.

@@ -63,7 +63,7 @@ extension VoiceProfiles {
         let record = ProfileEntry(
           storage: row.storage, names: names, metadata: row.metadata, createdAt: row.createdAt,
           updatedAt: row.updatedAt, details: row.samples)
-        profiles.set(row.profile, record.json)
+        profiles.set(row.profile, record.stored)
         document.set("voice_profiles", .object(profiles))
         try dossiers.write(user: row.user, members: document)
       }

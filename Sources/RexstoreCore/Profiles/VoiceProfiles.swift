@@ -14,15 +14,6 @@ public struct VoiceProfile: Sendable, Equatable {
 
   public var totalBytes: Int64 { samples.reduce(0) { $0 + $1.size } }
 
-  public var json: JSONValue {
-    .record([
-      "user_id": .string(userID), "profile_id": .string(profileID), "storage": .string(storage),
-      "metadata": metadata, "samples": .array(samples.map(\.json)), "sample_count": .int(samples.count + missing.count),
-      "missing_samples": .array(missing.map(JSONValue.string)),
-      "total_bytes": .int(totalBytes), "created_at": Timestamp.outputForm(ofStored: createdAt),
-      "updated_at": Timestamp.outputForm(ofStored: updatedAt ?? createdAt),
-    ])
-  }
 }
 
 /// One dossier entry under `voice_profiles`, as the app writes it (`storage`, `sample_paths` or
@@ -39,10 +30,10 @@ struct ProfileEntry {
   var details: [ObjectInfo]?
 
   /// The entry as the app's unchanged code reads it.
-  var json: JSONValue {
+  var stored: JSONValue {
     var members: [JSONValue.Member] = [.init("storage", .string(storage))]
     let list = JSONValue.array(names.map(JSONValue.string))
-    members.append(.init(storage == "gcs" ? "blob_names" : "sample_paths", list))
+    members.append(.init(Backends.isRemote(storage) ? "blob_names" : "sample_paths", list))
     members.append(.init("metadata", metadata))
     members.append(.init("created_at", createdAt.map(JSONValue.string) ?? .null))
     var own: [JSONValue.Member] = [.init("format", .int(1))]
@@ -144,7 +135,7 @@ public struct VoiceProfiles {
     let record = ProfileEntry(
       storage: storage == "local" ? "local" : storage, names: replacement.objects.map(\.name), metadata: metadata,
       createdAt: createdAt, updatedAt: now, details: replacement.objects)
-    profiles.set(profile, record.json)
+    profiles.set(profile, record.stored)
     document.set("voice_profiles", .object(profiles))
     pending.remove(profile)
     if pending.isEmpty { document.remove(VoiceProfiles.pendingKey) } else { document.set(VoiceProfiles.pendingKey, .object(pending)) }
@@ -213,7 +204,7 @@ public struct VoiceProfiles {
         if (try? entry(profiles[member: profile], user: user, profile: profile)) ?? nil == nil {
           let own = directory + "/"
           for case .string(let name) in doomed where name.utf8.starts(with: own.utf8) {
-            if text("storage") == "gcs" { _ = try? objects.delete(name) } else { _ = try? local.deleteSample(name) }
+            if Backends.isRemote(text("storage")) { _ = try? objects.delete(name) } else { _ = try? local.deleteSample(name) }
           }
           local.removeEmptyDirectory(directory)
         }
@@ -241,7 +232,7 @@ public struct VoiceProfiles {
           let record = ProfileEntry(
           storage: "local", names: samples.map(\.name), metadata: intent.value["metadata"] ?? .object([]),
           createdAt: text("created_at"), updatedAt: text("updated_at"), details: samples)
-          profiles.set(profile, record.json)
+          profiles.set(profile, record.stored)
         }
       } else if objects.backend != "local", case .array(let planned)? = intent.value["names"] {
         // Forgotten: what the dead store may already have uploaded to the bucket under names no
@@ -298,7 +289,7 @@ public struct VoiceProfiles {
   ) throws(RexstoreError) -> VoiceProfile? {
     guard let entry = try entry(try profilesObject(document, user: user)[member: profile], user: user, profile: profile)
     else { return nil }
-    if repair, entry.storage != "gcs", let details = entry.details {
+    if repair, !Backends.isRemote(entry.storage), let details = entry.details {
       // A store by rexstore 0.1, killed between its swap and its commit, left the recorded set under
       // a temporary name: put it back (no store can be between those steps now: we hold the lock).
       _ = try local.repairGroup(directory: ProfileBlob.directory(user: user, profile: profile), toMatch: details) {
@@ -328,8 +319,8 @@ public struct VoiceProfiles {
   /// Where an entry's samples are: the local root for `local` entries, the configured remote for
   /// `gcs` ones (69 when none is configured).
   private func store(for entry: ProfileEntry, user: String, profile: String) throws(RexstoreError) -> any ObjectStore {
-    // The app reads every entry that is not "gcs" from its working directory.
-    if entry.storage != "gcs" { return local }
+    // The app reads every entry that is not "gcs" from its working directory (rexstore: not a remote).
+    if !Backends.isRemote(entry.storage) { return local }
     guard objects.backend == entry.storage else {
       throw RexstoreError(
         .unavailable, "voice profile '\(profile)' of user '\(user)' is stored in \(entry.storage), which is not configured",
@@ -342,11 +333,11 @@ public struct VoiceProfiles {
   /// verified against the record's checksums and renamed into place only when complete. The shared
   /// lock is held throughout, so a concurrent re-store cannot change the set half-way.
   public func download(
-    user: String, profile: String, to directory: String
-  ) throws(RexstoreError) -> (VoiceProfile, [String]) {
+    user: String, profile: String, to directory: FilePathBytes
+  ) throws(RexstoreError) -> (VoiceProfile, [FilePathBytes]) {
     let user = try ObjectName.segment(user, kind: "user")
     let profile = try ObjectName.segment(profile, kind: "profile")
-    return try reading(user: user) { document throws(RexstoreError) -> (VoiceProfile, [String]) in
+    return try reading(user: user) { document throws(RexstoreError) -> (VoiceProfile, [FilePathBytes]) in
       guard let record = try resolve(document, user: user, profile: profile, repair: true) else {
         throw missing(user, profile)
       }
@@ -363,7 +354,7 @@ public struct VoiceProfiles {
         throw RexstoreError(.cannotCreate, error.message)
       }
       guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
-      var paths: [String] = []
+      var paths: [FilePathBytes] = []
       for (index, sample) in record.samples.enumerated() {
         let path = directory + "/" + FileSystem.baseName(of: sample.name)
         // What rexstore's own record says; the object store checks its own checksums as it reads.
@@ -428,13 +419,13 @@ public struct VoiceProfiles {
     var result = Deletion(deleted: true)
     for name in entry.names {
       do throws(RexstoreError) {
-        let gone = entry.storage == "gcs" ? try store.delete(name) : try local.deleteSample(name)
+        let gone = Backends.isRemote(entry.storage) ? try store.delete(name) : try local.deleteSample(name)
         if gone { result.samplesDeleted.append(name) }
       } catch {
         result.failures.append((name, error))
       }
     }
-    if entry.storage != "gcs" { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
+    if !Backends.isRemote(entry.storage) { local.removeEmptyDirectory(ProfileBlob.directory(user: user, profile: profile)) }
     return result
   }
 
@@ -505,7 +496,7 @@ public struct VoiceProfiles {
     }
     var storage = "local"
     if case .string(let s)? = value["storage"] { storage = s }
-    let key = storage == "gcs" ? "blob_names" : "sample_paths"
+    let key = Backends.isRemote(storage) ? "blob_names" : "sample_paths"
     var names: [String] = []
     switch value[key] {
     case nil, .null?: break
@@ -564,7 +555,7 @@ public struct VoiceProfiles {
       .init("crc32c", .optional(info.crc32c)), .init("content_type", .optional(info.contentType)),
       .init("backend", .string(info.backend)),
     ]
-    if let generation = info.generation { members.append(.init("generation", .int(generation))) }
+    if let version = info.version { members.append(.init("version", .string(version))) }
     return .object(members)
   }
 
@@ -577,7 +568,9 @@ public struct VoiceProfiles {
     var info = ObjectInfo(
       name: name, size: Int64(size) ?? 0, md5: text("md5"), crc32c: text("crc32c"), contentType: text("content_type"),
       backend: text("backend") ?? "local", updated: text("updated_at").flatMap(Timestamp.parse))
-    if case .number(let g)? = item["generation"] { info.generation = Int64(g) }
+    // rexstore 0.2 wrote GCS's generation as a number.
+    if case .number(let g)? = item["generation"] { info.version = g }
+    if case .string(let v)? = item["version"] { info.version = v }
     return info
   }
 }

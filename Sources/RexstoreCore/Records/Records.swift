@@ -22,13 +22,6 @@ public struct Pattern: Sendable, Equatable {
     self.updatedAt = updatedAt
   }
 
-  public var json: JSONValue {
-    .record([
-      "user_id": .int(userID), "type": .string(type), "key": .string(key), "value": value,
-      "confidence": confidence.map(JSONValue.double) ?? .null,
-      "created_at": Timestamp.outputForm(ofStored: createdAt), "updated_at": Timestamp.outputForm(ofStored: updatedAt),
-    ])
-  }
 }
 
 /// A conversation-context row.
@@ -41,13 +34,6 @@ public struct ContextItem: Sendable, Equatable {
   public var createdAt: String?
   public var expiresAt: String?
 
-  public var json: JSONValue {
-    .record([
-      "id": .int(id), "user_id": .int(userID), "key": .string(key), "value": value,
-      "session_id": .optional(sessionID), "created_at": Timestamp.outputForm(ofStored: createdAt),
-      "expires_at": Timestamp.outputForm(ofStored: expiresAt),
-    ])
-  }
 }
 
 /// An insight row.
@@ -59,10 +45,4 @@ public struct Insight: Sendable, Equatable {
   public var importance: Double
   public var createdAt: String?
 
-  public var json: JSONValue {
-    .record([
-      "id": .int(id), "user_id": .int(userID), "type": .string(type), "data": data,
-      "importance": .double(importance), "created_at": Timestamp.outputForm(ofStored: createdAt),
-    ])
-  }
 }

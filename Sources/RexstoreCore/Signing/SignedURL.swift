@@ -53,12 +53,6 @@ public struct SignedURLRequest: Sendable {
     /// Headers the caller must send exactly (everything signed except `host`).
     public var headers: [(String, String)]
 
-    public var json: JSONValue {
-      .record([
-        "url": .string(url), "method": .string(method), "expires_at": .string(expiresAt.outputForm),
-        "headers": .object(headers.map { JSONValue.Member($0.0, .string($0.1)) }),
-      ])
-    }
   }
 
   /// The checks that need no key: method, expiry (at most 7 days), style, bucket, host, headers.

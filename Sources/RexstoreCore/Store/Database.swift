@@ -56,18 +56,24 @@ public final class Database {
 
   public let busyTimeoutMilliseconds: Int32
 
-  public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
-    self.path = path
+  public convenience init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
+    try self.init(file: FilePathBytes(path), mode: mode, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+  }
+
+  /// Opens a database named by bytes (a user's `db backup DEST` or `db restore SRC`): SQLite's unix
+  /// VFS hands the name to open(2) as it is. `path` is its display form.
+  public init(file: FilePathBytes, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
+    self.path = file.display
     self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     var db: OpaquePointer?
     var flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-    var name = path
+    var name = file.cString
     switch mode {
     case .readOnly: flags |= SQLITE_OPEN_READONLY
     case .readWrite: flags |= SQLITE_OPEN_READWRITE
     case .immutable:
       flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
-      name = "file:" + Database.uriEscaped(path) + "?immutable=1"
+      name = Array(("file:" + Database.uriEscaped(file.bytes) + "?immutable=1").utf8CString)
     }
     let rc = sqlite3_open_v2(name, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
@@ -81,9 +87,11 @@ public final class Database {
 
   /// A path as the path part of a `file:` URI: `%`, `?` and `#` (and bytes outside printable ASCII)
   /// percent-encoded, everything else as is.
-  static func uriEscaped(_ path: String) -> String {
+  static func uriEscaped(_ path: String) -> String { uriEscaped(Array(path.utf8)) }
+
+  static func uriEscaped(_ path: [UInt8]) -> String {
     var out = ""
-    for byte in path.utf8 {
+    for byte in path {
       switch byte {
       case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x21, 0x7F...0xFF:
         let hex = Array("0123456789ABCDEF".utf8)

@@ -41,16 +41,6 @@ public struct UserData {
     }
     public var isEmpty: Bool { itemCount == 0 }
 
-    public var json: JSONValue {
-      .record([
-        "database": .object(rows.map { JSONValue.Member($0.0, .int($0.1.count)) }),
-        "audio": .array(audio.map(\.json)),
-        "profiles": .array(profiles.map(\.json)),
-        "unreferenced_samples": .array(unreferenced.map(\.json)),
-        "dossier": .optional(dossier),
-        "item_count": .int(itemCount),
-      ])
-    }
   }
 
   public func inventory() throws(RexstoreError) -> Inventory {
@@ -121,7 +111,9 @@ public struct UserData {
   /// `{"table","row"}` per line), the objects under `objects/` with their bucket names, the dossier
   /// as `dossier.json` (its bytes as they are) and `manifest.json`. Every object is verified as it
   /// is written; an existing export is never overwritten.
-  public func export(to directory: String) throws(RexstoreError) -> JSONValue {
+  /// `directory` is the user's, as bytes (passed to the file system unchanged; `directory` in the
+  /// result is its display form).
+  public func export(to directory: FilePathBytes) throws(RexstoreError) -> JSONValue {
     let found = try inventory()
     do throws(RexstoreError) {
       try FileSystem.makeDirectories(directory)
@@ -130,7 +122,7 @@ public struct UserData {
     }
     guard FileSystem.isDirectory(directory) else { throw RexstoreError(.cannotCreate, "'\(directory)' is not a directory") }
     let manifestPath = directory + "/manifest.json"
-    if access(manifestPath, F_OK) == 0 {
+    if access(manifestPath.cString, F_OK) == 0 {
       throw RexstoreError(.conflict, "'\(directory)' already holds an export", hint: "choose another -o DIR")
     }
     var lines = ""
@@ -149,7 +141,7 @@ public struct UserData {
       let relative = "objects/" + info.name
       let path = directory + "/" + relative
       do throws(RexstoreError) {
-        try FileSystem.makeDirectories(FileSystem.parent(of: path))
+        try FileSystem.makeDirectories(path.parent)
       } catch {
         throw RexstoreError(.cannotCreate, error.message)
       }
@@ -162,24 +154,25 @@ public struct UserData {
       let text = try FileSystem.readSmallFile(dossier, limit: DossierDirectory.maxBytes)
       try UserData.writeNew(directory + "/dossier.json", Array(text.utf8))
     }
+    // A stored format with its own version, independent of the command's output.
     let manifest = JSONValue.record([
-      "user_id": .string(userID), "object_user": .string(objectUser), "exported_at": .string(Timestamp.now().outputForm),
+      "format": .int(1), "user_id": .string(userID), "object_user": .string(objectUser), "exported_at": .string(Timestamp.now().outputForm),
       "database": .object(found.rows.map { JSONValue.Member($0.0, .int($0.1.count)) }),
       "files": .array(files), "profiles": .array(found.profiles.map { .string($0.profileID) }),
       "dossier": found.dossier == nil ? .null : .string("dossier.json"), "item_count": .int(found.itemCount),
     ])
     try UserData.writeNew(manifestPath, Array(manifest.serialized(.pretty).utf8) + [10])
-    return manifest.adding(["directory": .string(directory)])
+    return manifest.adding(["directory": .string(directory.display)])
   }
 
-  static func writeNew(_ path: String, _ bytes: [UInt8]) throws(RexstoreError) {
-    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+  static func writeNew(_ path: FilePathBytes, _ bytes: [UInt8]) throws(RexstoreError) {
+    let fd = open(path.cString, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
       if errno == EEXIST { throw RexstoreError(.conflict, "'\(path)' already exists", hint: "choose another -o DIR") }
       throw systemError("cannot create", path: path).asCannotCreate
     }
     defer { close(fd) }
-    let written = bytes.withUnsafeBytes { raw in Result { () throws(RexstoreError) in try FileSystem.writeAll(fd, raw, name: path) } }
+    let written = bytes.withUnsafeBytes { raw in Result { () throws(RexstoreError) in try FileSystem.writeAll(fd, raw, name: path.display) } }
     try written.get()
     guard fsync(fd) == 0 else { throw systemError("cannot sync", path: path) }
   }

@@ -65,18 +65,12 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
             """,
         ])
     ) { context in
-      let local = context.localStore()
-      let fallback = FallbackObjectStore(
-        gcs: .success(try context.gcsStore(on: .fakeGCS)), local: local, fallbackEnabled: true, warn: context.warn)
-      return StoreUnderTest(fallback, secondPlace: local)
+      context.fallback(over: try context.gcsStore(on: .fakeGCS))
     },
     ConformanceBackend(
       name: "fallback(gcs down)", capabilities: Capabilities(writesTo: "local", remoteAnswers: false, twoPlaces: true)
     ) { context in
-      let local = context.localStore()
-      let fallback = FallbackObjectStore(
-        gcs: .success(try context.unreachableGCSStore()), local: local, fallbackEnabled: true, warn: context.warn)
-      return StoreUnderTest(fallback, secondPlace: local, observer: local)
+      context.fallback(over: try context.unreachableGCSStore(), down: true)
     },
   ]
 }
@@ -160,6 +154,15 @@ final class ConformanceContext: @unchecked Sendable {
     settings.spoolDirectory = scratch.path + "/spool"
     settings.temporaryDirectory = scratch.path + "/tmp"
     return settings
+  }
+
+  /// The fallback store over `remote` and a new local root; with the remote `down`, the local root
+  /// is also the observer that checks what the store itself cannot answer.
+  func fallback(over remote: any RemoteObjectStore, down: Bool = false) -> StoreUnderTest {
+    let local = localStore()
+    let fallback = FallbackObjectStore(
+      backend: remote.backend, remote: .success(remote), local: local, fallbackEnabled: true, warn: warn)
+    return StoreUnderTest(fallback, secondPlace: local, observer: down ? local : nil)
   }
 
   /// A GCS store on a new, empty bucket of the suite's emulator.

@@ -67,8 +67,22 @@ public struct Config: Sendable {
   }
 
   public static func resolve(
-    options: [String: [String]], environment: [String: String], workingDirectory: String
+    options: [String: [String]], environment: [String: String], workingDirectory: String,
+    rawOptions: [String: [[UInt8]]] = [:], rawEnvironment: [String: FilePathBytes] = [:],
+    workingDirectoryBytes: FilePathBytes? = nil
   ) throws(RexstoreError) -> Config {
+    /// A path setting given as bytes that are not UTF-8 (a flag's argv bytes or a variable's):
+    /// the bytes, made absolute against the working directory's bytes.
+    func rawPath(flag: String?, variable: String?) -> [UInt8]? {
+      var bytes: [UInt8]?
+      if let flag, let raw = rawOptions[flag]?.last, String(validating: raw, as: UTF8.self) == nil { bytes = raw }
+      if let variable, let raw = rawEnvironment[variable], !raw.isUTF8 { bytes = raw.bytes }
+      guard var path = bytes else { return nil }
+      if path.first != UInt8(ascii: "/") {
+        path = (workingDirectoryBytes?.bytes ?? Array(workingDirectory.utf8)) + [UInt8(ascii: "/")] + path
+      }
+      return path
+    }
     // `~` and `~/...` in a path from the environment or a config file mean $HOME, as a shell would
     // have expanded them on the command line.
     func absolute(_ path: String) -> String {
@@ -84,9 +98,9 @@ public struct Config: Sendable {
     var file: [String: (String, String)] = [:]
     var fileSource = "file:"
     if let named = options["config"]?.last {
-      resolved["config_file"] = ResolvedSetting(value: .path(absolute(named)), text: absolute(named), source: "flag:--config")
+      resolved["config_file"] = try pathSetting(absolute(named), "flag:--config", rawPath(flag: "config", variable: nil))
     } else if let named = nonEmpty(environment["REXSTORE_CONFIG"]) {
-      resolved["config_file"] = ResolvedSetting(value: .path(absolute(named)), text: absolute(named), source: "env:REXSTORE_CONFIG")
+      resolved["config_file"] = try pathSetting(absolute(named), "env:REXSTORE_CONFIG", rawPath(flag: nil, variable: "REXSTORE_CONFIG"))
     } else if let base = xdg("XDG_CONFIG_HOME", ".config", environment) {
       let path = base + "/rexstore/config.json"
       if access(path, F_OK) == 0 { resolved["config_file"] = ResolvedSetting(value: .path(path), text: path, source: "default") }
@@ -99,10 +113,13 @@ public struct Config: Sendable {
     // Every other setting: flag, then its variables in order, then the file, then its default.
     for spec in Settings.all where spec.key != "config_file" && resolved[spec.key] == nil {
       var given: (String, String)?
+      var raw: [UInt8]?
       if let flag = spec.flag, let values = options[flag] {
         given = (spec.kind == .boolean ? "true" : values.last ?? "", "flag:--" + flag)
+        if spec.kind == .path { raw = rawPath(flag: flag, variable: nil) }
       } else if let name = spec.variables.first(where: { nonEmpty(environment[$0]) != nil }) {
         given = (environment[name]!, "env:" + name)
+        if spec.kind == .path { raw = rawPath(flag: nil, variable: name) }
       } else if let (text, _) = file[spec.key] {
         given = (text, fileSource)
       } else if let text = spec.defaultValue {
@@ -117,8 +134,11 @@ public struct Config: Sendable {
         throw RexstoreError(
           source.hasPrefix("flag") ? .usage : .config, "\(what) (\(source)): \(error.message)", hint: error.hint)
       }
-      if spec.kind == .path { text = absolute(text) }
-      resolved[spec.key] = ResolvedSetting(value: spec.kind == .path ? .path(text) : value, text: text, source: source)
+      if spec.kind == .path {
+        resolved[spec.key] = try pathSetting(absolute(text), source, raw)
+        continue
+      }
+      resolved[spec.key] = ResolvedSetting(value: value, text: text, source: source)
     }
 
     // Derived defaults: --app-dir puts them where the app keeps its data (its working directory):
@@ -137,8 +157,11 @@ public struct Config: Sendable {
     let root = resolved["root"]!
     func derive(_ key: String, app suffix: String, root fallback: String) {
       guard resolved[key] == nil else { return }
-      let path = appDirectory.map { $0.text + suffix } ?? root.text + fallback
-      resolved[key] = ResolvedSetting(value: .path(path), text: path, source: appDirectory?.source ?? "default")
+      let base = appDirectory ?? root
+      let tail = appDirectory == nil ? fallback : suffix
+      resolved[key] = ResolvedSetting(
+        value: .path(base.text + tail), text: base.text + tail, source: appDirectory?.source ?? "default",
+        bytes: base.bytes.map { $0 + Array(tail.utf8) })
     }
     derive("db", app: "/RexVoice.db", root: "/rexstore.sqlite3")
     derive("objects", app: "", root: "/objects")
@@ -155,6 +178,41 @@ public struct Config: Sendable {
     try checkKind(config.database, directory: false, what: "database")
     try checkKind(config.dossiers, directory: true, what: "dossiers directory")
     return config
+  }
+
+  /// Linux's O_PATH (Glibc's Swift module leaves it out): a descriptor that names a directory only.
+  static let openPath: Int32 = 0o10000000
+
+  /// A path setting: its text, or for bytes that are not UTF-8 a name of the same file that is.
+  static func pathSetting(_ text: String, _ source: String, _ raw: [UInt8]?) throws(RexstoreError) -> ResolvedSetting {
+    guard let raw else { return ResolvedSetting(value: .path(text), text: text, source: source) }
+    let anchored = try anchor(FilePathBytes(bytes: raw), source: source)
+    return ResolvedSetting(value: .path(anchored), text: anchored, source: source, bytes: raw)
+  }
+
+  /// A text name for an absolute path whose bytes are not UTF-8 (paths are bytes, DESIGN §8; every
+  /// path below the roots is built from text): the longest leading part that exists as a directory is
+  /// opened by its bytes and kept open for the run, and the path becomes `/proc/self/fd/N/REST`, the
+  /// kernel's name for it; the part after it (not created yet) must be UTF-8. The opened directory is
+  /// the one named at start-up, like a shell's `cd` into it. Symlinks in that leading part are
+  /// followed, as they are in a root given as text (the roots themselves may be symlinks).
+  static func anchor(_ path: FilePathBytes, source: String) throws(RexstoreError) -> String {
+    let parts = path.bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { Array($0) }
+    func joined(_ count: Int) -> FilePathBytes {
+      FilePathBytes(bytes: parts[0..<count].reduce([UInt8]()) { $0 + [UInt8(ascii: "/")] + $1 })
+    }
+    // Every part up to the last one that is not UTF-8 must exist; the rest may be created later.
+    guard let lastBad = parts.lastIndex(where: { String(validating: $0, as: UTF8.self) == nil }) else {
+      return String(decoding: path.bytes, as: UTF8.self)
+    }
+    for count in stride(from: parts.count, through: lastBad + 1, by: -1) {
+      let fd = joined(count).withCString { open($0, Config.openPath | O_DIRECTORY | O_CLOEXEC) }
+      guard fd >= 0 else { continue }
+      return "/proc/self/fd/\(fd)" + parts[count...].map { "/" + String(decoding: $0, as: UTF8.self) }.joined()
+    }
+    throw RexstoreError(
+      .config, "'\(path.display)' (\(source)): the directory '\(joined(lastBad + 1).display)' does not exist",
+      hint: "a part of a path setting that is not valid UTF-8 must exist; rexstore creates only directories with UTF-8 names")
   }
 
   /// A path setting that names the wrong kind of file is a configuration error (78): the object root

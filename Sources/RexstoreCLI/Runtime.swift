@@ -34,11 +34,14 @@ public final class Runtime {
   public func config() throws(RexstoreError) -> Config {
     if let resolved { return resolved }
     // A setting read from a variable that is not valid UTF-8 would name a different file: refuse.
-    if let name = invalidEnvironment.filter(Settings.readsVariable).sorted().first {
+    // Path settings take their variables' bytes as they are.
+    if let name = invalidEnvironment.filter({ Settings.readsVariable($0) && !Settings.isPathVariable($0) }).sorted().first {
       throw RexstoreError(
         .config, "environment variable \(name) is not valid UTF-8: paths and settings that are not valid UTF-8 are not supported")
     }
-    let config = try Config.resolve(options: globalOptions, environment: environment, workingDirectory: workingDirectory)
+    let config = try Config.resolve(
+      options: globalOptions, environment: environment, workingDirectory: workingDirectory, rawOptions: rawOptions,
+      rawEnvironment: rawEnvironment, workingDirectoryBytes: workingDirectoryBytes)
     resolved = config
     return config
   }

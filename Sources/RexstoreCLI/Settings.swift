@@ -81,8 +81,15 @@ public enum Settings {
       }
       var help = spec.help
       if let shown = spec.shownDefault, spec.kind != .boolean { help += " (default \(shown))" }
-      return OptionSpec(flag, value: spec.kind == .boolean ? nil : spec.placeholder, help: help, completion: completion)
+      return OptionSpec(
+        flag, value: spec.kind == .boolean ? nil : spec.placeholder, help: help, completion: completion,
+        bytePath: spec.kind == .path)
     }
+  }
+
+  /// Whether `name` is a variable of a path setting (its bytes are taken as they are).
+  static func isPathVariable(_ name: String) -> Bool {
+    all.contains { $0.kind == .path && $0.variables.contains(name) }
   }
 
   /// Whether configuration reads the variable `name`.

@@ -49,18 +49,18 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: h.root + "/data/objects"))
   }
 
-  /// Path settings (global options, `migrate --from`) still take text: refused as unsupported, documented.
-  @Test func pathSettingsThatAreNotUTF8AreRefusedAsUnsupported() throws {
+  /// Path settings take bytes too (issue 8): a part that is not UTF-8 must exist (it is opened by its
+  /// bytes); when it does not, the setting is a configuration error and nothing is created anywhere.
+  @Test func pathSettingsWhoseBytesDoNotExistAreConfigurationErrors() throws {
     let h = Harness()
     let dir = Array((h.root + "/p").utf8)
     for argv in [
-      [SafetyCLITests.bytes("--db"), dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
+      [SafetyCLITests.bytes("--db"), dir + [0xFF, 0x2F, 0x78], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
       [SafetyCLITests.bytes("--root=") + dir + [0xFF], SafetyCLITests.bytes("pattern"), SafetyCLITests.bytes("set"), SafetyCLITests.bytes("1"), SafetyCLITests.bytes("t"), SafetyCLITests.bytes("k"), SafetyCLITests.bytes("v")],
-      [SafetyCLITests.bytes("migrate"), SafetyCLITests.bytes("--from"), dir + [0xFF]],
     ] {
       let r = run(h, argv)
-      #expect(r.status == 64, "\(r.stderr)")
-      #expect(r.stderr.contains("paths that are not valid UTF-8 are not supported"), "\(r.stderr)")
+      #expect(r.status == 78, "\(r.stderr)")
+      #expect(r.stderr.contains("p\\\\xFF' does not exist"), "\(r.stderr)")
     }
     // Nothing was created under any name.
     #expect(!FileManager.default.fileExists(atPath: h.root + "/data"))
@@ -102,15 +102,17 @@ import Testing
         textPaths.append("\(command.name) --\(option.long)")
       }
     }
-    #expect(textPaths == ["migrate --from"])
-    #expect(CommandTable.globalOptions.allSatisfy { !$0.bytePath })
+    #expect(textPaths == [])
+    // Every global option that names a file or directory (the path settings) takes bytes.
+    let pathOptions = CommandTable.globalOptions.filter { $0.completion.isPath }
+    #expect(!pathOptions.isEmpty && pathOptions.allSatisfy { $0.bytePath })
     let bytePaths = CommandTable.allCommands.flatMap { command in
       command.arguments.filter(\.bytePath).map { "\(command.name) \($0.name)" }
         + command.options.filter(\.bytePath).map { "\(command.name) --\($0.long)" }
     }
     #expect(Set(bytePaths) == [
       "audio put FILE", "audio get --output", "pattern import FILE", "profile store SAMPLE", "profile get --output",
-      "user export --output", "db backup DEST", "db restore SRC",
+      "user export --output", "db backup DEST", "db restore SRC", "migrate --from",
     ])
   }
 

@@ -17,7 +17,9 @@ enum MigrateCommand {
       is that of the worst failure.
       """,
     options: [
-      OptionSpec("from", value: "DIR", help: "migrate from DIR instead of the local object root", completion: .directory),
+      OptionSpec(
+        "from", value: "DIR", help: "migrate from DIR instead of the local object root", completion: .directory,
+        bytePath: true),
       OptionSpec("dry-run", help: "compare with the bucket and list what would happen, change nothing"),
       OptionSpec("delete-local", help: "delete each local copy once its upload is verified"),
       OptionSpec("include-unreferenced", help: "also upload sample files no record names"),
@@ -28,7 +30,10 @@ enum MigrateCommand {
     examples: ["rexstore migrate --dry-run", "rexstore migrate --delete-local", "rexstore migrate --from /srv/rex-app"]
   ) { inv, rt throws(RexstoreError) in
     let config = try rt.config()
-    let root = inv.value("from").map { rt.absolute($0) } ?? config.objects.value
+    // A directory whose name is not UTF-8 is reached by its bytes (see Config.anchor).
+    let root = try inv.path("from").map { path throws(RexstoreError) in
+      try Config.anchor(rt.absolute(path), source: "--from")
+    } ?? config.objects.value
     if inv.value("from") != nil, !FileSystem.isDirectory(root) {
       throw RexstoreError(.noInput, "'\(root)' is not a directory")
     }

@@ -6,6 +6,7 @@ extension ResolvedSetting {
     switch value {
     case .count(let n): return .int(Int64(n))
     case .boolean(let flag): return .bool(flag)
+    case .path where bytes != nil: return .string(FilePathBytes(bytes: bytes!).display)
     case .text, .path, .microseconds: return .string(text)
     }
   }
@@ -22,7 +23,10 @@ extension SettingValues {
         continue
       }
       let value: JSONValue = spec.secret ? .string("(set)") : resolved.json
-      members.append(.init(spec.key, origin ? .record(["value": value, "source": .string(resolved.source)]) : value))
+      var record: [JSONValue.Member] = [.init("value", value), .init("source", .string(resolved.source))]
+      // A path that is not UTF-8: its exact bytes beside the display form, as other paths in output.
+      if let bytes = resolved.bytes { record.append(.init("value_bytes_hex", .string(FilePathBytes(bytes: bytes).hex))) }
+      members.append(.init(spec.key, origin ? .object(record) : value))
     }
     return .object(members)
   }

@@ -129,11 +129,15 @@ public struct ResolvedSetting: Sendable, Equatable {
   /// The text it was given as (a path made absolute): `5s` stays `5s`.
   public var text: String
   public var source: String
+  /// A path given as bytes that are not UTF-8: those bytes (`text` then names the same file through
+  /// `/proc/self/fd/N`, a directory rexstore opened by its bytes).
+  public var bytes: [UInt8]?
 
-  public init(value: SettingValue, text: String, source: String) {
+  public init(value: SettingValue, text: String, source: String, bytes: [UInt8]? = nil) {
     self.value = value
     self.text = text
     self.source = source
+    self.bytes = bytes
   }
 
 }

@@ -1325,7 +1325,7 @@ def exp_hostile(S):
 
     cases += [
         Case("paths", "--db with invalid UTF-8", ["--db", bdir + b"/db\xff.sqlite3", "pattern", "set", "1", "t", "k", "v"],
-             {0, 64}, post=exists_post(bdir + b"/db\xff.sqlite3")),
+             {0, 78}, post=exists_post(bdir + b"/db\xff.sqlite3")),
         Case("paths", "input file with invalid UTF-8", ["audio", "put", "u1", os.fsencode(wsample), "--name", "wp.wav"],
              {0, 64}, post=verify_get("audio/u1/wp.wav", h(b"weird-path-bytes"))),
         Case("paths", "audio get -o with invalid UTF-8", ["audio", "get", "audio/u1/a.wav", "-o", bdir + b"/out\xfe.wav"],
@@ -1335,7 +1335,7 @@ def exp_hostile(S):
         Case("paths", "profile get -o with invalid UTF-8", ["profile", "get", "u1", "p1", "-o", bdir + b"/pdir\xff"], {0, 64},
              post=exists_post(bdir + b"/pdir\xff/sample_0.wav", sample_h)),
         Case("paths", "--objects with invalid UTF-8", ["--objects", bdir + b"/obj\xff", "audio", "put", "u1", sample],
-             {0, 64}, post=exists_post(bdir + b"/obj\xff/audio/u1/a.wav", sample_h)),
+             {0, 78}, post=exists_post(bdir + b"/obj\xff/audio/u1/a.wav", sample_h)),
         Case("paths", "import file with invalid UTF-8", ["pattern", "import", ctx.write(
             os.fsdecode(bdir + b"/in/imp\xff.ndjson"), line(t="pathimp") + b"\n").encode("utf-8", "surrogateescape")], {0, 64}),
         Case("paths", "--config with invalid UTF-8 (missing)", ["--config", bdir + b"/cfg\xff.json", "pattern", "list", "1"],

@@ -201,21 +201,32 @@ public final class FallbackObjectStore: ObjectStore {
     return remote >= mine
   }
 
-  /// Both stores' objects, in name order (the remote's first for a name held in both); one page. The
-  /// remote must answer: a listing that silently left out the bucket would mislead a script.
+  /// Both stores' objects in byte order of their names (the remote's first for a name held in both),
+  /// `pageSize` at a time. The remote must answer: a listing that silently left out the bucket would
+  /// mislead a script. The token is the last item listed (its name's bytes and its place), so a page
+  /// continues after it even when objects come and go in between.
   public func list(prefix: String, pageToken: String?, pageSize: Int) throws(RexstoreError) -> ObjectPage {
     var items = try local.listAll(prefix: prefix)
     guard let remote else { throw notSetUp }
     items += try remote.listAll(prefix: prefix)
-    items.sort { $0.name != $1.name ? $0.name < $1.name : $0.backend != "local" && $1.backend == "local" }
-    return ObjectPage(items: items, nextPageToken: nil)
+    func key(_ info: ObjectInfo) -> [UInt8] { Array(info.name.utf8) + [0, info.backend == "local" ? 1 : 0] }
+    items.sort { key($0).lexicographicallyPrecedes(key($1)) }
+    if let pageToken {
+      guard let after = Hex.decode(pageToken) else { throw RexstoreError.usage("invalid page token '\(pageToken)'") }
+      items = items.filter { after.lexicographicallyPrecedes(key($0)) }
+    }
+    let page = Array(items.prefix(max(1, pageSize)))
+    let next = items.count > page.count ? page.last.map { Hex.lower(key($0)) } : nil
+    return ObjectPage(items: page, nextPageToken: next)
   }
 
+  /// Segments of both places, as bytes: `josé` written in NFC and in NFD are two users, as they are
+  /// two directories and two bucket prefixes.
   public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
-    var segments = Set(try local.listSegments(under: prefix))
+    var segments = Set(try local.listSegments(under: prefix).map { Array($0.utf8) })
     guard let remote else { throw notSetUp }
-    segments.formUnion(try remote.listSegments(under: prefix))
-    return segments.sorted()
+    segments.formUnion(try remote.listSegments(under: prefix).map { Array($0.utf8) })
+    return segments.sorted { $0.lexicographicallyPrecedes($1) }.map { String(decoding: $0, as: UTF8.self) }
   }
 
   public func deleteListed(_ info: ObjectInfo) throws(RexstoreError) -> Bool {

@@ -62,4 +62,27 @@ enum Hex {
     }
     return out
   }
+
+  /// The bytes of lower- or upper-case hex; nil for anything else.
+  static func decode(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func value(_ c: UInt8) -> UInt8? {
+      switch c {
+      case 0x30...0x39: return c - 0x30
+      case 0x61...0x66: return c - 0x61 + 10
+      case 0x41...0x46: return c - 0x41 + 10
+      default: return nil
+      }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    var index = 0
+    while index < digits.count {
+      guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+      out.append(high << 4 | low)
+      index += 2
+    }
+    return out
+  }
 }

@@ -53,16 +53,7 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
       capabilities: Capabilities(
         writesTo: "gcs", deleteListedIsVersionExact: true, twoPlaces: true,
         knownIssues: [
-          .listPaging: """
-            FallbackObjectStore.list ignores pageSize and pageToken: it merges both places' full listings \
-            into one page (nextPageToken always nil)
-            """,
           .deleteListed: Emulators.deleteIgnoresGeneration("fake-gcs-server"),
-          .byteOrder: """
-            FallbackObjectStore compares names as Swift Strings (canonical equivalence): list() merges \
-            and sorts with String <, so e\\u{301} sorts after f; listSegments() unions in a Set<String>, so \
-            users jos\\u{E9} and jose\\u{301} become one segment (and `audio ls` loses one's recordings)
-            """,
         ])
     ) { context in
       context.fallback(over: try context.gcsStore(on: .fakeGCS))

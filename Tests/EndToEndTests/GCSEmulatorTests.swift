@@ -265,6 +265,29 @@ import Testing
     }
   }
 
+  /// fake-gcs-server sends no x-goog-stored-content-length: the answer's Content-Length gives the
+  /// size, so a 40 MiB object still comes down as 4 parallel ranges (206), exact, into a file; to
+  /// stdout it streams in one request.
+  @Test func largeDownloadsAreSlicedOnFakeGCSServer() throws {
+    let server = try StorageServer(.fakeGCS)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch)
+    let big = try randomFile(scratch, "sliced.wav", size: 40 * 1024 * 1024 + 3)
+    #expect(try Processes.rexstore(["audio", "put", "u1", big], environment: env, in: scratch).status == 0)
+    let out = scratch.path + "/back.wav"
+    let get = try Processes.rexstore(["-v", "audio", "get", "audio/u1/sliced.wav", "-o", out], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+    #expect(get.stderr.components(separatedBy: "-> HTTP 206").count - 1 == 4, "\(get.stderr)")
+    #expect(try jsonObject(get.stdout)["verified"] as? Bool == true)
+    let piped = try Processes.run(
+      "/bin/sh", ["-c", "\"$0\" -v audio get audio/u1/sliced.wav > \"$1\"", Processes.binary, scratch.path + "/piped.wav"],
+      environment: env, directory: scratch.path)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: scratch.path + "/piped.wav", andPath: big))
+    #expect(!piped.stderr.contains("HTTP 206"), "\(piped.stderr)")
+  }
+
   /// A GCS-only host whose local root cannot be written: piped uploads and profile re-stores still
   /// work (their spool and backups go elsewhere or are skipped), only a fallback would fail.
   @Test func anUnwritableLocalRootDoesNotStopGCSWrites() throws {

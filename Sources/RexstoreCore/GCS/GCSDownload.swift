@@ -21,15 +21,18 @@ struct GCSDownload {
     let response: HTTPResponse
     do throws(RexstoreError) {
       response = try fetch(into: sink, state: state) { status, headers in
+        // The stored size (fake-gcs-server sends no x-goog-stored-content-length: then the length
+        // of this identity-encoded answer, which is the same).
         guard sliceable != nil, status == 200, client.settings.slicedDownloadWidth > 1, state.received == 0,
-          let length = headers["x-goog-stored-content-length"].flatMap({ Int64($0) }), length > threshold,
           headers["content-encoding"] == nil, headers["x-goog-stored-content-encoding"] ?? "identity" == "identity",
-          headers["x-goog-generation"].flatMap({ Int64($0) }) != nil
+          let length = (headers["x-goog-stored-content-length"] ?? headers["content-length"]).flatMap({ Int64($0) }),
+          length > threshold, headers["x-goog-generation"].flatMap({ Int64($0) }) != nil
         else { return }
+        state.sliceLength = length
         state.sliceInstead = true
       }
     } catch {
-      guard state.sliceInstead, let fd = sliceable, let generation = state.generation, let length = state.storedLength
+      guard state.sliceInstead, let fd = sliceable, let generation = state.generation, let length = state.sliceLength
       else { throw error }
       return try SlicedDownload(
         client: client, name: name, fd: fd, length: length, generation: generation,
@@ -132,6 +135,7 @@ struct GCSDownload {
     var storedEncoding: String?
     var encoding: String?
     var sliceInstead = false
+    var sliceLength: Int64?
     var writer: HashingWriter?
   }
 }

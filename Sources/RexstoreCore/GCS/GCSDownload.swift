@@ -233,6 +233,7 @@ struct SlicedDownload {
     var received: Int64 = 0
     var crc: UInt32 = 0
     var ignoredRange = false
+    var writtenBack: Int64 = 0
   }
 
   /// One range into its place in the file; returns its CRC-32C.
@@ -258,6 +259,12 @@ struct SlicedDownload {
       }
       progress.crc = rexstore_crc32c_extend(progress.crc, bytes.baseAddress, bytes.count)
       progress.received += Int64(bytes.count)
+      // Start writeback of each 8 MiB as it lands, as a streamed download does: the fsync before
+      // the rename then finds little left to write (256 MiB all dirty at once cost seconds).
+      if progress.received - progress.writtenBack >= DescriptorSink.writebackStep {
+        rexstore_start_writeback(fd, range.lowerBound + progress.writtenBack, progress.received - progress.writtenBack)
+        progress.writtenBack = progress.received
+      }
     }, onHead: { status, headers in
       progress.ignoredRange = status == 200
     })

@@ -107,61 +107,32 @@ enum StreamCopy {
 }
 
 /// The push form of `StreamCopy`, for bytes that arrive in callbacks (a download). The first MiB is
-/// hashed as it comes and held, so a small object costs no thread and one `write` (curl hands over
-/// 16 KiB at a time: a 100 KiB object was 7 writes); past that, bytes are gathered into 1 MiB
-/// buffers, each written to `sink` on the calling thread and hashed on a second one. Every pushed
-/// byte reaches the sink by `finish()`, so a resumed download can count pushed bytes.
+/// hashed and written as it comes, so a small object costs no thread and no buffers; past that, bytes
+/// are gathered into 1 MiB buffers, each written to `sink` on the calling thread and hashed on a
+/// second one. Every pushed byte reaches the sink by `finish()`, so a resumed download can count
+/// pushed bytes.
 final class HashingWriter {
   private let sink: any ByteSink
   private var inline = ObjectHasher()
   private var pipeline: Pipeline?
-  /// The bytes pushed while the object is still small, not yet written.
-  private var held = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-  private var heldCount = 0
 
   init(_ sink: any ByteSink) { self.sink = sink }
-
-  deinit { held.deallocate() }
 
   func push(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
     if pipeline == nil {
       if inline.count + Int64(bytes.count) <= Int64(FileSystem.copyBufferSize) {
         inline.update(bytes)
-        hold(bytes)
+        try sink.write(bytes)
         return
       }
-      try writeHeld()
       pipeline = Pipeline(sink: sink, hasher: inline)
     }
     try pipeline!.push(bytes)
   }
 
-  private func hold(_ bytes: UnsafeRawBufferPointer) {
-    guard !bytes.isEmpty else { return }
-    if heldCount + bytes.count > held.count {
-      let grown = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: min(FileSystem.copyBufferSize, max(heldCount + bytes.count, held.count * 2, 128 * 1024)), alignment: 64)
-      if heldCount > 0 { grown.baseAddress!.copyMemory(from: held.baseAddress!, byteCount: heldCount) }
-      held.deallocate()
-      held = grown
-    }
-    (held.baseAddress! + heldCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-    heldCount += bytes.count
-  }
-
-  private func writeHeld() throws(RexstoreError) {
-    guard heldCount > 0 else { return }
-    let count = heldCount
-    heldCount = 0
-    try sink.write(UnsafeRawBufferPointer(rebasing: held[0..<count]))
-  }
-
   /// Writes what is left and returns the checksums of everything pushed.
   func finish() throws(RexstoreError) -> Checksums {
-    guard let pipeline else {
-      try writeHeld()
-      return inline.finalize()
-    }
+    guard let pipeline else { return inline.finalize() }
     return try pipeline.finish()
   }
 

@@ -9,7 +9,8 @@
 # Every contender meets a freshly started server (same binary and flags, memory backend): the
 # emulator holds objects and upload sessions in memory and only slowly returns it to the OS.
 #
-# usage: bench/gcs_bench.sh   (REXSTORE_BIN to skip the build; BENCH_RUNS=3, BENCH_BIG_MB=256,
+# usage: bench/gcs_bench.sh   (REXSTORE_BIN to skip the build; REXSTORE_BIN_BEFORE adds an older
+#        binary's rows; BENCH_RUNS=3, BENCH_BIG_MB=256,
 #        BENCH_SMALL_N=1000, BENCH_SMALL_KB=100, BENCH_XARGS_P="4", BENCH_PORT=free port;
 #        BENCH_QUICK=1 makes the defaults 32 MiB and 100 objects)
 # Results: bench/out/gcs/results.tsv (one line per measurement) and summary.txt (the table).
@@ -108,9 +109,10 @@ big_contender() {  # WHO RUN
   local who=$1 run=$2 dst=$out/dl/big.bin
   start_server; rm -f "$dst"
   case $who in
-    rexstore)
-      measure put_big "$who" "$run" "$rex" audio put u1 "$big" "${rexflags[@]}"
-      measure get_big "$who" "$run" "$rex" audio get audio/u1/big.bin -o "$dst" "${rexflags[@]}"
+    rexstore|rexstore-before)
+      local bin=$rex; [[ $who == rexstore ]] || bin=$REXSTORE_BIN_BEFORE
+      measure put_big "$who" "$run" "$bin" audio put u1 "$big" "${rexflags[@]}"
+      measure get_big "$who" "$run" "$bin" audio get audio/u1/big.bin -o "$dst" "${rexflags[@]}"
       prefix=audio/u1/ ;;
     rclone)
       measure put_big "$who" "$run" "$rclone" copyto "$big" gcs:rex-bucket/rclone/big.bin
@@ -136,10 +138,11 @@ small_contender() {  # WHO RUN
       measure get_small "$who" "$run" sh -c 'ls "$1" | xargs -P "$2" -I{} "$3" audio get "audio/u$2/{}" -o "$4/{}" --backend gcs --no-fallback' \
         sh "$out/small" "$p" "$rex" "$dst"
       prefix=audio/u$p/ ;;
-    rexstore-batch)
-      measure put_small "$who" "$run" sh -c '"$2" audio put ub "$1"/* --backend gcs --no-fallback' sh "$out/small" "$rex"
+    rexstore-batch|rexstore-batch-before)
+      local bin=$rex; [[ $who == rexstore-batch ]] || bin=$REXSTORE_BIN_BEFORE
+      measure put_small "$who" "$run" sh -c '"$2" audio put ub "$1"/* --backend gcs --no-fallback' sh "$out/small" "$bin"
       measure get_small "$who" "$run" sh -c 'cd "$1" && "$2" audio get $(printf "audio/ub/%s " *) -o "$3" --backend gcs --no-fallback' \
-        sh "$out/small" "$rex" "$dst"
+        sh "$out/small" "$bin" "$dst"
       prefix=audio/ub/ ;;
     rclone-t4)
       measure put_small "$who" "$run" "$rclone" copy "$out/small" gcs:rex-bucket/rclone-dir/
@@ -161,6 +164,8 @@ printf 'put_big\t%s\nget_big\t%s\nput_small\t%s\nget_small\t%s\n' "$big_mb" "$bi
   "$(( small_n * small_kb / 1024 ))" "$(( small_n * small_kb / 1024 ))" >"$out/workloads.tsv"
 big_who=(rexstore rclone python)
 small_who=(rexstore-batch); for p in $pars; do small_who+=("rexstore-P$p"); done; small_who+=(rclone-t4 python-t1 python-t4)
+# REXSTORE_BIN_BEFORE: an older binary measured in the same run (rows rexstore-before, rexstore-batch-before).
+if [[ -n ${REXSTORE_BIN_BEFORE:-} ]]; then big_who+=(rexstore-before); small_who+=(rexstore-batch-before); fi
 for run in $(seq 1 "$runs"); do
   # Rotate the order each run so no contender always goes first (or last) on the shared machine.
   for i in "${!big_who[@]}"; do

@@ -68,3 +68,40 @@ uint32_t rexstore_crc32c_extend(uint32_t crc, const void *bytes, size_t length) 
 #endif
   return ~software(c, (const uint8_t *)bytes, length);
 }
+
+// CRC-32C of A followed by B from the CRCs of A and B and B's length, without the bytes: appending
+// len2 zero bytes to A's CRC is a linear map over GF(2), applied as repeated squarings of the
+// one-zero-bit operator (log2(len2) 32x32 matrix products), then B's CRC is added (xor).
+static uint32_t gf2_apply(const uint32_t *matrix, uint32_t vector) {
+  uint32_t sum = 0;
+  for (int i = 0; vector != 0; i++, vector >>= 1) {
+    if (vector & 1) sum ^= matrix[i];
+  }
+  return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *matrix) {
+  for (int i = 0; i < 32; i++) square[i] = gf2_apply(matrix, matrix[i]);
+}
+
+uint32_t rexstore_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t length2) {
+  if (length2 == 0) return crc1;
+  uint32_t a[32], b[32];
+  // The operator for one zero bit: shift right, folding in the reflected polynomial.
+  a[0] = 0x82F63B78u;
+  for (int i = 1; i < 32; i++) a[i] = 1u << (i - 1);
+  gf2_square(b, a);  // two zero bits
+  gf2_square(a, b);  // four zero bits
+  // Each round squares the operator (8, 16, 32... zero bits = 1, 2, 4... zero bytes) and applies it
+  // where length2 has a one bit.
+  uint32_t *op = a, *next = b;
+  do {
+    gf2_square(next, op);
+    uint32_t *t = op;
+    op = next;
+    next = t;
+    if (length2 & 1) crc1 = gf2_apply(op, crc1);
+    length2 >>= 1;
+  } while (length2 != 0);
+  return crc1 ^ crc2;
+}

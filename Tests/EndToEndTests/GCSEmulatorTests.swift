@@ -207,8 +207,8 @@ import Testing
     #expect(names == ["voice_profiles/u1/calm/sample_0.wav"])
   }
 
-  /// A resumable upload whose second chunk is cut mid-body resumes from the offset
-  /// gcp-storage-emulator reports (its status queries behave as GCS's do), and the object is whole.
+  /// A chunked upload (a pipe, unknown size) whose second chunk is cut mid-body resumes from the
+  /// offset gcp-storage-emulator reports (its status queries behave as GCS's do), and the object is whole.
   @Test func resumableUploadResumesOnGCPStorageEmulator() throws {
     let server = try StorageServer(.gcpStorageEmulator)
     let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: 5_000_000))
@@ -216,7 +216,9 @@ import Testing
     var env = server.emulatorEnvironment(scratch)
     env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
     let big = try randomFile(scratch, "resume.wav", size: 40 * 1024 * 1024 + 3)
-    let put = try Processes.rexstore(["audio", "put", "u1", big, "--no-fallback"], environment: env, in: scratch)
+    let put = try Processes.run(
+      "/bin/sh", ["-c", "cat \"$1\" | \"$0\" audio put u1 - --name resume.wav --no-fallback", Processes.binary, big],
+      environment: env, directory: scratch.path)
     #expect(put.status == 0, "\(put.stderr)")
     let cut = try String(contentsOfFile: proxy.dataDirectory + "/server.log", encoding: .utf8)
     #expect(cut.contains("CUT Content-Range: bytes 16777216-"), "the proxy did not cut: \(cut)")
@@ -226,6 +228,64 @@ import Testing
     #expect(get.status == 0, "\(get.stderr)")
     #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
     #expect(try jsonObject(get.stdout)["md5"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+  }
+
+  /// A file's single-request upload cut mid-body: rexstore asks gcp-storage-emulator what it holds
+  /// and sends the rest from exactly that offset; uncut, the same upload is one PUT.
+  @Test func aSingleRequestUploadCutMidBodyResumesAtTheServersOffset() throws {
+    let server = try StorageServer(.gcpStorageEmulator)
+    let scratch = Processes.Scratch()
+    let size = 24 * 1024 * 1024 + 3
+    let big = try randomFile(scratch, "single.wav", size: size)
+    for cutting in [false, true] {
+      let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: cutting ? 5_000_000 : Int.max, anyPut: true))
+      var env = server.emulatorEnvironment(scratch)
+      env["STORAGE_EMULATOR_HOST"] = proxy.endpoint
+      let name = cutting ? "cut.wav" : "whole.wav"
+      let put = try Processes.rexstore(["audio", "put", "u1", big, "--name", name, "--no-fallback"], environment: env, in: scratch)
+      #expect(put.status == 0, "\(put.stderr)")
+      let lines = try String(contentsOfFile: proxy.dataDirectory + "/server.log", encoding: .utf8).split(separator: "\n").map(String.init)
+      let puts = lines.filter { $0.hasPrefix("PUT ") }
+      if !cutting {
+        #expect(puts == ["PUT bytes 0-\(size - 1)/\(size)"], "\(lines)")
+      } else {
+        #expect(lines.contains("CUT Content-Range: bytes 0-\(size - 1)/\(size)"), "\(lines)")
+        // After the cut: a status query, its answer, and the rest from the offset that answer names.
+        let query = try #require(lines.firstIndex(of: "PUT bytes */\(size)"), "\(lines)")
+        let answer = try #require(lines[query...].first { $0.hasPrefix("ANSWER 308") }, "\(lines)")
+        let held = answer.hasSuffix(" -") ? 0 : (Int(answer.split(separator: "-").last ?? "") ?? -2) + 1
+        #expect(puts.last == "PUT bytes \(held)-\(size - 1)/\(size)", "\(lines)")
+        #expect(puts.count == 3, "\(lines)")
+      }
+      let out = scratch.path + "/back-" + name
+      let get = try Processes.rexstore(["audio", "get", "audio/u1/" + name, "-o", out], environment: server.emulatorEnvironment(scratch), in: scratch)
+      #expect(get.status == 0, "\(get.stderr)")
+      #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+      #expect(try jsonObject(get.stdout)["md5"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+    }
+  }
+
+  /// fake-gcs-server sends no x-goog-stored-content-length: the answer's Content-Length gives the
+  /// size, so a 40 MiB object still comes down as 4 parallel ranges (206), exact, into a file; to
+  /// stdout it streams in one request.
+  @Test func largeDownloadsAreSlicedOnFakeGCSServer() throws {
+    let server = try StorageServer(.fakeGCS)
+    let scratch = Processes.Scratch()
+    let env = server.emulatorEnvironment(scratch)
+    let big = try randomFile(scratch, "sliced.wav", size: 40 * 1024 * 1024 + 3)
+    #expect(try Processes.rexstore(["audio", "put", "u1", big], environment: env, in: scratch).status == 0)
+    let out = scratch.path + "/back.wav"
+    let get = try Processes.rexstore(["-v", "audio", "get", "audio/u1/sliced.wav", "-o", out], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+    #expect(get.stderr.components(separatedBy: "-> HTTP 206").count - 1 == 4, "\(get.stderr)")
+    #expect(try jsonObject(get.stdout)["verified"] as? Bool == true)
+    let piped = try Processes.run(
+      "/bin/sh", ["-c", "\"$0\" -v audio get audio/u1/sliced.wav > \"$1\"", Processes.binary, scratch.path + "/piped.wav"],
+      environment: env, directory: scratch.path)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: scratch.path + "/piped.wav", andPath: big))
+    #expect(!piped.stderr.contains("HTTP 206"), "\(piped.stderr)")
   }
 
   /// A GCS-only host whose local root cannot be written: piped uploads and profile re-stores still

@@ -31,23 +31,58 @@ import Testing
     #expect(try requests("POST", "uploadType=multipart").map { $0["status"] as? Int } == [503, 503, 429, 200])
   }
 
+  /// A file of known size above the multipart limit goes in one session PUT carrying every byte.
+  @Test func aFileOfKnownSizeIsUploadedInOneRequest() throws {
+    let size = 20 * 1024 * 1024 + 5
+    let file = try randomFile(scratch, "one.wav", size: size)
+    let put = try rexstore(["audio", "put", "u1", file])
+    #expect(put.status == 0, "\(put.stderr)")
+    #expect(try requests("POST", "uploadType=resumable").count == 1)
+    #expect(try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String } == ["bytes 0-\(size - 1)/\(size)"])
+    let object = try #require(try stored().first)
+    #expect(object["size"] as? Int == size)
+    #expect(object["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+    #expect(object["crc32c"] as? String == (try jsonObject(put.stdout))["crc32c"] as? String)
+  }
+
+  /// A pipe that is not spooled (no fallback) has no known size: 16 MiB chunks, the total on the last.
+  @Test func aPipeOfUnknownSizeIsUploadedInChunks() throws {
+    let size = 20 * 1024 * 1024
+    let file = try randomFile(scratch, "pipe.wav", size: size)
+    let put = try Processes.run(
+      "/bin/sh", ["-c", "cat \"$1\" | \"$0\" audio put u1 - --name pipe.wav --no-fallback", Processes.binary, file],
+      environment: env, directory: scratch.path)
+    #expect(put.status == 0, "\(put.stderr)")
+    let ranges = try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String }
+    #expect(ranges == ["bytes 0-16777215/*", "bytes 16777216-\(size - 1)/\(size)"], "\(ranges)")
+    #expect(try stored().first?["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+  }
+
+  /// The single request cut mid-body (the server kept what arrived, in 256 KiB units), or answered
+  /// 503 after keeping 1 MiB: rexstore asks the session what it holds and sends only the rest.
   @Test func resumableUploadResumesFromTheOffsetTheServerReports() throws {
-    let file = try randomFile(scratch, "big.wav", size: 40 * 1024 * 1024)
-    // The first chunk fails after the server kept 1 MiB of it; the resend dies mid-body.
+    let size = 40 * 1024 * 1024
+    let file = try randomFile(scratch, "big.wav", size: size)
     try server.faults(#"""
-      [{"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":503,"persist_bytes":1048576}},
-       {"method":"PUT","query_contains":"upload_id","times":1,"action":{"reset_after_request_bytes":300000}}]
+      [{"method":"PUT","query_contains":"upload_id","times":1,"action":{"reset_after_request_bytes":5000000,"persist_received":true}}]
       """#)
     let put = try rexstore(["audio", "put", "u1", file])
     #expect(put.status == 0, "\(put.stderr)")
-    let puts = try requests("PUT", "upload_id")
-    let ranges = puts.compactMap { $0["content_range"] as? String }
-    // After each failure rexstore asks for the offset (bytes */N) and resends from there, not from 0.
-    #expect(ranges.filter { $0.hasPrefix("bytes */") }.count == 2, "\(ranges)")
-    #expect(ranges.contains("bytes 1048576-16777215/*"), "\(ranges)")
+    let kept = 5_000_000 / 262_144 * 262_144
+    var ranges = try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String }
+    #expect(ranges == ["bytes 0-\(size - 1)/\(size)", "bytes */\(size)", "bytes \(kept)-\(size - 1)/\(size)"], "\(ranges)")
     let object = try #require(try stored().first)
-    #expect(object["size"] as? Int == 40 * 1024 * 1024)
+    #expect(object["size"] as? Int == size)
     #expect(object["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+
+    try server.http("DELETE", "/_stub/log")
+    try server.faults(#"[{"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":503,"persist_bytes":1048576}}]"#)
+    let again = try rexstore(["audio", "put", "u1", file, "--name", "again.wav"])
+    #expect(again.status == 0, "\(again.stderr)")
+    ranges = try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String }
+    #expect(ranges == ["bytes 0-\(size - 1)/\(size)", "bytes */\(size)", "bytes 1048576-\(size - 1)/\(size)"], "\(ranges)")
+    #expect(try stored().first { ($0["name"] as? String) == "audio/u1/again.wav" }?["md5Hash"] as? String
+      == (try jsonObject(put.stdout))["md5"] as? String)
   }
 
   @Test func preconditionFailuresAreConflicts() throws {
@@ -81,6 +116,54 @@ import Testing
     #expect(bad.status == 74, "\(bad.stderr)")
     #expect(bad.stderr.contains("does not match"))
     #expect(!FileManager.default.fileExists(atPath: damaged))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).allSatisfy { !$0.contains(".rexstore-tmp-") })
+  }
+
+  /// Above 32 MiB a download into a file is 4 parallel ranges of 9 MiB here (36 MiB): one range
+  /// answered 503 once and another cut mid-body are fetched again (the cut one from where it broke),
+  /// and the file is exact.
+  @Test func largeDownloadsAreFetchedAsParallelRangesAndRetried() throws {
+    let size = 36 * 1024 * 1024
+    let file = try randomFile(scratch, "big.wav", size: size)
+    #expect(try rexstore(["audio", "put", "u1", file]).status == 0)
+    try server.http("DELETE", "/_stub/log")
+    try server.faults(#"""
+      [{"method":"GET","query_contains":"alt=media","range_contains":"bytes=18874368-","times":1,"action":{"status":503}},
+       {"method":"GET","query_contains":"alt=media","range_contains":"bytes=28311552-","times":1,"action":{"reset_after_response_bytes":1000000}}]
+      """#)
+    let out = scratch.path + "/copy.wav"
+    let get = try rexstore(["audio", "get", "audio/u1/big.wav", "-o", out])
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: file))
+    let ranges = try requests("GET", "alt=media").map { ($0["range"] as? String) ?? "none" }
+    // The first answer tells the size (its body is not read); then the ranges, two of them twice.
+    #expect(ranges.first == "none", "\(ranges)")
+    let base = ["bytes=0-9437183", "bytes=9437184-18874367", "bytes=18874368-28311551", "bytes=28311552-37748735"]
+    #expect(ranges.count == 7, "\(ranges)")
+    #expect(Set(base).isSubset(of: Set(ranges)), "\(ranges)")
+    #expect(ranges.filter { $0 == "bytes=18874368-28311551" }.count == 2, "\(ranges)")
+    let last = ranges.filter { $0.hasSuffix("-37748735") }
+    #expect(last.count == 2, "\(ranges)")
+    let resumedStart = try #require(Int((last.last ?? "").dropFirst(6).split(separator: "-").first ?? ""), "\(ranges)")
+    #expect(resumedStart >= 28_311_552 && resumedStart <= 28_311_552 + 1_000_000, "\(ranges)")
+    let answer = try jsonObject(get.stdout)
+    #expect(answer["size_bytes"] as? Int == size)
+    #expect(answer["md5"] as? String == (try stored().first?["md5Hash"] as? String))
+  }
+
+  /// A range whose bytes arrive damaged: the combined CRC32C differs, exit 74, nothing at the path
+  /// and no temporary file left.
+  @Test func aCorruptedRangeIsDetectedAndNothingIsRenamed() throws {
+    let size = 36 * 1024 * 1024
+    let file = try randomFile(scratch, "big.wav", size: size)
+    #expect(try rexstore(["audio", "put", "u1", file]).status == 0)
+    try server.faults(#"[{"method":"GET","query_contains":"alt=media","range_contains":"bytes=9437184-","times":1,"action":{"corrupt_response_body":true}}]"#)
+    let out = scratch.path + "/damaged.wav"
+    let get = try rexstore(["audio", "get", "audio/u1/big.wav", "-o", out])
+    #expect(get.status == 74, "\(get.stderr)")
+    #expect(get.stdout.isEmpty)
+    #expect(get.stderr.contains("CRC32C") && get.stderr.contains("does not match"), "\(get.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: out))
     #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).allSatisfy { !$0.contains(".rexstore-tmp-") })
   }
 

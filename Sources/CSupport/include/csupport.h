@@ -8,6 +8,11 @@
 /// (pre- and post-inversion are applied inside), so calls can be chained over a stream.
 uint32_t rexstore_crc32c_extend(uint32_t crc, const void *bytes, size_t length);
 
+/// The CRC-32C of two byte strings one after the other, from their CRCs and the second's length
+/// (crc32c(A+B) = combine(crc32c(A), crc32c(B), len(B))): ranges fetched in parallel are verified as
+/// one object.
+uint32_t rexstore_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t length2);
+
 /// Linux calls that Swift's Glibc module does not expose (sys/xattr.h, sys/random.h, renameat2).
 int rexstore_fsetxattr(int fd, const char *name, const char *value, size_t size);
 long rexstore_getxattr(const char *path, const char *name, void *value, size_t size);

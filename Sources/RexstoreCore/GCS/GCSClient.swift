@@ -11,6 +11,10 @@ public struct GCSSettings: Sendable {
   public var spoolDirectory: String = "/tmp"
   /// Where they go when the spool directory cannot be written (`$TMPDIR`, else /tmp).
   public var temporaryDirectory: String = "/tmp"
+  /// Objects larger than this are downloaded into a file as `slicedDownloadWidth` byte ranges in
+  /// parallel (each on its own connection), verified by combining the ranges' CRC32C.
+  public var slicedDownloadThreshold: Int64 = 32 << 20
+  public var slicedDownloadWidth: Int = 4
   /// `-v`: told one line per request (method, URL with secrets masked, status or failure, attempt).
   public var requestLog: (@Sendable (String) -> Void)?
 

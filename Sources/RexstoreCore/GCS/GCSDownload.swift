@@ -1,6 +1,13 @@
+import CSupport
+import Glibc
+
 /// One object download, streamed to a sink and verified against the `x-goog-hash` GCS sends. A
 /// connection lost mid-body resumes with a `Range` request pinned to the same generation, so the
 /// bytes before and after the break belong to one version of the object.
+///
+/// Into a file (a download's temporary file), an object above `slicedDownloadThreshold` is fetched
+/// as parallel byte ranges instead (`SlicedDownload`): the first answer's headers tell the size, that
+/// request is stopped before any byte is written, and the ranges follow, pinned to its generation.
 struct GCSDownload {
   let client: GCSClient
   let name: String
@@ -9,6 +16,37 @@ struct GCSDownload {
 
   func run(into sink: any ByteSink) throws(RexstoreError) -> ObjectInfo? {
     let state = State()
+    let sliceable = SlicedDownload.target(sink)
+    let threshold = client.settings.slicedDownloadThreshold
+    let response: HTTPResponse
+    do throws(RexstoreError) {
+      response = try fetch(into: sink, state: state) { status, headers in
+        // The stored size (fake-gcs-server sends no x-goog-stored-content-length: then the length
+        // of this identity-encoded answer, which is the same).
+        guard sliceable != nil, status == 200, client.settings.slicedDownloadWidth > 1, state.received == 0,
+          headers["content-encoding"] == nil, headers["x-goog-stored-content-encoding"] ?? "identity" == "identity",
+          let length = (headers["x-goog-stored-content-length"] ?? headers["content-length"]).flatMap({ Int64($0) }),
+          length > threshold, headers["x-goog-generation"].flatMap({ Int64($0) }) != nil
+        else { return }
+        state.sliceLength = length
+        state.sliceInstead = true
+      }
+    } catch {
+      guard state.sliceInstead, let fd = sliceable, let generation = state.generation, let length = state.sliceLength
+      else { throw error }
+      return try SlicedDownload(
+        client: client, name: name, fd: fd, length: length, generation: generation,
+        expected: GCSDownload.parseHashes(state.hashes)
+      ).run(contentType: state.contentType, updated: state.updated)
+    }
+    return try verify(response, state: state)
+  }
+
+  /// The streamed download; `decide` sees the first answer's headers and may set `sliceInstead`,
+  /// which stops the transfer before its first byte is written (thrown as `stopForSlices`).
+  private func fetch(
+    into sink: any ByteSink, state: State, decide: @escaping (Int, [String: String]) -> Void
+  ) throws(RexstoreError) -> HTTPResponse {
     let writer = HashingWriter(sink)
     let base = client.objectURL(name) + "?alt=media"
     let response = try client.send(what, {
@@ -19,6 +57,7 @@ struct GCSDownload {
       state.skip = 0
       return HTTPRequest(method: "GET", url: url, headers: headers)
     }, sink: { bytes throws(RexstoreError) in
+      if state.sliceInstead { throw GCSDownload.stopForSlices }
       var bytes = bytes
       if state.skip > 0 {
         // A server that ignored the Range header resent bytes already written.
@@ -39,7 +78,16 @@ struct GCSDownload {
       if state.storedLength == nil { state.storedLength = headers["x-goog-stored-content-length"].flatMap { Int64($0) } }
       state.storedEncoding = headers["x-goog-stored-content-encoding"]
       state.encoding = headers["content-encoding"]
+      decide(status, headers)
     })
+    state.writer = writer
+    return response
+  }
+
+  static let stopForSlices = RexstoreError(.internal, "stopped to fetch the object in parallel ranges")
+
+  private func verify(_ response: HTTPResponse, state: State) throws(RexstoreError) -> ObjectInfo? {
+    let writer = state.writer!
     if response.status == 404, state.received == 0 {
       if case let error = client.failure(what, response), error.code == .config { throw error }
       return nil
@@ -86,6 +134,9 @@ struct GCSDownload {
     var storedLength: Int64?
     var storedEncoding: String?
     var encoding: String?
+    var sliceInstead = false
+    var sliceLength: Int64?
+    var writer: HashingWriter?
   }
 }
 
@@ -102,5 +153,149 @@ enum HTTPDate {
     guard clock.count == 3 else { return nil }
     let iso = "\(year)-\(month < 9 ? "0" : "")\(month + 1)-\(day < 10 ? "0" : "")\(day)T\(parts[4])Z"
     return Timestamp.parse(iso)
+  }
+}
+
+/// An object fetched as `slicedDownloadWidth` byte ranges at once, each on its own connection, each
+/// written where it belongs in the file (`pwrite`) and checksummed (CRC-32C) as it arrives. The
+/// ranges' CRCs combined must equal the object's `crc32c` before the caller may rename the file into
+/// place. A range whose connection breaks resumes where it stopped, and a 5xx is retried, like any
+/// request; every range is pinned to the generation the first answer named, so all bytes belong to
+/// one version. MD5 is not computed (it cannot be computed out of order, and reading the file back
+/// would cost more than the parallel ranges gain); the `md5` reported is the one GCS holds. An object
+/// without a `crc32c` (none of GCS's own) is refused as unverifiable only if it has no MD5 either:
+/// with an MD5 alone, the file is read back once and hashed.
+struct SlicedDownload {
+  let client: GCSClient
+  let name: String
+  let fd: Int32
+  let length: Int64
+  let generation: Int64
+  let expected: (md5: String?, crc32c: String?)
+
+  var what: String { "download '\(name)'" }
+
+  /// The descriptor of a sink that may be written at any offset: a fresh regular file (a download's
+  /// temporary, whose bytes are thrown away on failure).
+  static func target(_ sink: any ByteSink) -> Int32? {
+    guard let file = sink as? DescriptorSink, file.discardsOnFailure else { return nil }
+    var st = stat()
+    guard fstat(file.fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size == 0, lseek(file.fd, 0, SEEK_CUR) == 0
+    else { return nil }
+    return file.fd
+  }
+
+  /// Ranges of one 256 KiB-aligned size (the last one shorter).
+  static func ranges(length: Int64, width: Int) -> [ClosedRange<Int64>] {
+    let unit: Int64 = 256 * 1024
+    let each = max(unit, (length + Int64(width) - 1) / Int64(width) + unit - 1) / unit * unit
+    return stride(from: Int64(0), to: length, by: Int(each)).map { $0...min(length, $0 + each) - 1 }
+  }
+
+  func run(contentType: String?, updated: Timestamp?) throws(RexstoreError) -> ObjectInfo {
+    let ranges = SlicedDownload.ranges(length: length, width: client.settings.slicedDownloadWidth)
+    var clients = [client]
+    for _ in 1..<max(ranges.count, 1) { clients.append(try client.sibling()) }
+    let results = Threads.map(ranges.count, workers: clients) { client, index -> Result<UInt32, RexstoreError> in
+      do throws(RexstoreError) {
+        return .success(try self.fetch(ranges[index], client: client))
+      } catch {
+        return .failure(error)
+      }
+    }
+    var crc: UInt32 = 0
+    for (range, result) in zip(ranges, results) {
+      switch result {
+      case .success(let part): crc = rexstore_crc32c_combine(crc, part, UInt64(range.count))
+      case .failure(let error): throw error
+      }
+    }
+    let crcText = Base64.encode([UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
+    var md5 = expected.md5
+    if let wanted = expected.crc32c {
+      guard wanted == crcText else {
+        throw RexstoreError(
+          .ioError, "\(what): CRC32C \(crcText) does not match GCS's \(ServerText.shown(wanted)); the copy is damaged")
+      }
+    } else if let wanted = expected.md5 {
+      let sums = try readBack()
+      guard sums.md5 == wanted else {
+        throw RexstoreError(.ioError, "\(what): MD5 \(sums.md5) does not match GCS's \(ServerText.shown(wanted)); the copy is damaged")
+      }
+      md5 = sums.md5
+    }
+    return ObjectInfo(
+      name: name, size: length, md5: md5, crc32c: crcText, contentType: contentType, backend: "gcs", updated: updated,
+      version: String(generation), verified: expected.md5 != nil || expected.crc32c != nil)
+  }
+
+  private final class Progress {
+    var received: Int64 = 0
+    var crc: UInt32 = 0
+    var ignoredRange = false
+    var writtenBack: Int64 = 0
+  }
+
+  /// One range into its place in the file; returns its CRC-32C.
+  private func fetch(_ range: ClosedRange<Int64>, client: GCSClient) throws(RexstoreError) -> UInt32 {
+    let progress = Progress()
+    let url = client.objectURL(name) + "?alt=media&generation=\(generation)"
+    let size = Int64(range.count)
+    let response = try client.send(what, {
+      HTTPRequest(method: "GET", url: url, headers: [("Range", "bytes=\(range.lowerBound + progress.received)-\(range.upperBound)")])
+    }, sink: { bytes throws(RexstoreError) in
+      if progress.ignoredRange { throw RexstoreError(.unavailable, "cannot \(what): GCS ignored the byte range asked for") }
+      guard Int64(bytes.count) <= size - progress.received else {
+        throw RexstoreError(.unavailable, "cannot \(what): GCS sent more than the range asked for")
+      }
+      var done = 0
+      while done < bytes.count {
+        let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(range.lowerBound + progress.received) + off_t(done))
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw systemError("cannot write", path: name)
+        }
+        done += n
+      }
+      progress.crc = rexstore_crc32c_extend(progress.crc, bytes.baseAddress, bytes.count)
+      progress.received += Int64(bytes.count)
+      // Start writeback of each 8 MiB as it lands, as a streamed download does: the fsync before
+      // the rename then finds little left to write (256 MiB all dirty at once cost seconds).
+      if progress.received - progress.writtenBack >= DescriptorSink.writebackStep {
+        rexstore_start_writeback(fd, range.lowerBound + progress.writtenBack, progress.received - progress.writtenBack)
+        progress.writtenBack = progress.received
+      }
+    }, onHead: { status, headers in
+      progress.ignoredRange = status == 200
+    })
+    guard response.status == 206 else {
+      if response.status == 200 {
+        throw RexstoreError(.unavailable, "cannot \(what): GCS ignored the byte range asked for")
+      }
+      throw client.failure(what, response)
+    }
+    guard progress.received == size else {
+      throw RexstoreError(.unavailable, "cannot \(what): GCS sent \(progress.received) of \(size) bytes of a range")
+    }
+    return progress.crc
+  }
+
+  /// The file's checksums, read back (an object with an MD5 but no CRC32C).
+  private func readBack() throws(RexstoreError) -> Checksums {
+    var hasher = ObjectHasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileSystem.copyBufferSize, alignment: 64)
+    defer { buffer.deallocate() }
+    var offset: Int64 = 0
+    while offset < length {
+      let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemError("cannot read", path: name)
+      }
+      if n == 0 { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+      offset += Int64(n)
+    }
+    return hasher.finalize()
   }
 }

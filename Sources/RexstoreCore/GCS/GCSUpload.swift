@@ -1,8 +1,15 @@
 import CSupport
 import Glibc
 
-/// One object upload: multipart (metadata, MD5 and CRC32C in one request) up to 8 MiB, resumable
-/// above, in chunks that are multiples of 256 KiB. Memory is one chunk whatever the object's size.
+/// One object upload: multipart (metadata, MD5 and CRC32C in one request) up to 8 MiB; above that a
+/// resumable session. A source of known length (a file, a spooled pipe) goes in one `PUT` carrying the
+/// whole body, streamed from the file and hashed on a second thread as it is sent (memory: a ring of a
+/// few MiB, whatever the size); after a failed request the session is asked what it holds
+/// (`Content-Range: bytes */N`) and the rest is sent from there, again in one request. Only a source
+/// of unknown length (a pipe that could not be spooled) goes in chunks, multiples of 256 KiB, each
+/// held in memory. The checksums of a single-request upload are known only once the body has gone, so
+/// they are compared with the object GCS reports (a mismatch removes that generation, 74), where a
+/// chunked upload's last chunk declares them (`X-Goog-Hash`) and GCS refuses a mismatch itself.
 ///
 /// The generation precondition (`0`: create only) makes every request safe to retry, and a retried
 /// upload that finds its own object already there is recognised by its checksums.
@@ -19,6 +26,9 @@ struct GCSUpload {
   var what: String { "upload '\(name)'" }
 
   func run(_ source: ByteSource) throws(RexstoreError) -> ObjectInfo {
+    if let length = source.knownLength, length > Int64(GCSUpload.multipartLimit) {
+      return try singleRequest(source, length: length)
+    }
     // One spare byte past the chunk tells, without another read, whether this chunk is the last.
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: GCSUpload.chunkSize + 1, alignment: 64)
     defer { buffer.deallocate() }
@@ -154,7 +164,68 @@ struct GCSUpload {
     }
   }
 
-  private func startSession() throws(RexstoreError) -> String {
+  // MARK: - Resumable, one request
+
+  /// The whole body in one `PUT`; after a failure, what the session lacks in one more.
+  private func singleRequest(_ source: ByteSource, length: Int64) throws(RexstoreError) -> ObjectInfo {
+    let session = try startSession(length: length)
+    let body = FileBody(source: source, length: length)
+    defer { body.stop() }
+    do throws(RexstoreError) {
+      var offset: Int64 = 0
+      let response = try client.settings.retry.run { _ throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
+        while true {
+          let range = offset < length ? "bytes \(offset)-\(length - 1)/\(length)" : "bytes */\(length)"
+          let start = offset
+          let exchange = try client.exchange {
+            HTTPRequest(method: "PUT", url: session, headers: [("Content-Range", range)],
+              body: .stream(length: length - start) { body.open(at: start) })
+          }
+          body.stop()
+          var failure: RexstoreError
+          switch exchange {
+          case .noAnswer(let message):
+            failure = client.unreachable(what, message)
+          case .response(let response):
+            switch response.status {
+            case 308:
+              // The server kept less than was sent (no failure): send the rest at once.
+              let kept = try GCSUpload.persisted(response, chunkStart: 0, what: what)
+              if kept > offset, kept < length {
+                offset = kept
+                continue
+              }
+              failure = RexstoreError(.unavailable, "\(what): GCS kept \(kept) of \(length) bytes")
+            case let status where GCSClient.isRetryable(status):
+              failure = client.failure(what, response)
+            case 404, 410:
+              throw RexstoreError(.unavailable, "\(what): the upload session is gone (HTTP \(response.status))")
+            default:
+              return .done(response)
+            }
+          }
+          // Ask the session what it holds, and resend only the rest on the next try.
+          switch try askOffset(session, total: String(length), chunkStart: 0) {
+          case .complete(let response): return .done(response)
+          case .holds(let count): offset = min(count, length)
+          case .unknown: break
+          }
+          return .retry(failure, retryAfterSeconds: nil)
+        }
+      }
+      let sums = try body.checksums()
+      if (200..<300).contains(response.status), let info = try? client.objectInfo(what, response), info.size != length {
+        _ = try? finished(response, sums)  // removes it when the checksums differ too
+        throw RexstoreError(.ioError, "\(what): GCS stored \(info.size) bytes of \(length)")
+      }
+      return try finished(response, sums)
+    } catch {
+      cancel(session)
+      throw error
+    }
+  }
+
+  private func startSession(length: Int64? = nil) throws(RexstoreError) -> String {
     let url = client.uploadPath + GCSClient.query([
       ("uploadType", "resumable"), ("name", name), ("ifGenerationMatch", String(ifGenerationMatch)),
     ])
@@ -162,7 +233,8 @@ struct GCSUpload {
     let response = try client.send(what) {
       HTTPRequest(
         method: "POST", url: url,
-        headers: [("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Type", contentType)],
+        headers: [("Content-Type", "application/json; charset=UTF-8"), ("X-Upload-Content-Type", contentType)]
+          + (length.map { [("X-Upload-Content-Length", String($0))] } ?? []),
         body: .bytes(metadata))
     }
     guard response.status == 200 || response.status == 201, let location = response.header("location") else {
@@ -290,4 +362,135 @@ final class BackgroundHasher: @unchecked Sendable {
   }
 
   func finalize() -> Checksums { hasher.finalize() }
+}
+
+/// The body of a single-request upload: bytes of a file read ahead into a ring of buffers by a second
+/// thread, which also hashes them (MD5 and CRC-32C) in order, while curl's thread sends from the ring.
+/// A resend after a failure starts wherever the server says; bytes already hashed are not hashed
+/// again, so the checksums always describe the file's bytes 0..<length exactly once.
+final class FileBody: @unchecked Sendable {
+  let source: ByteSource
+  let length: Int64
+  static let slots = 8
+  static let slotSize = 1 << 20
+
+  /// Touched by the reading thread while it runs, by the owner only after `stop()`.
+  private var hasher = ObjectHasher()
+  private var hashedUpTo: Int64 = 0
+  private var readFailure: RexstoreError?
+
+  private var ring: StreamCopy.Ring?
+  private var reader: Threads.Handle?
+  private let stopping = Mutex()
+  private var stopRequested = false
+
+  init(source: ByteSource, length: Int64) {
+    self.source = source
+    self.length = length
+  }
+
+  /// A reader of bytes `start..<length` for one request (the previous one is stopped first).
+  func open(at start: Int64) -> (UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
+    stop()
+    let ring = StreamCopy.Ring(slots: FileBody.slots, size: FileBody.slotSize)
+    self.ring = ring
+    stopping.locked { stopRequested = false }
+    reader = Threads.spawn { self.readAhead(ring, from: start) }
+    var position = start
+    var slot = 0
+    var used = 0
+    var available = -1  // bytes in the current slot; -1: none taken yet
+    return { buffer throws(RexstoreError) -> Int in
+      guard position < self.length else { return 0 }
+      if available < 0 || used == available {
+        if available >= 0 {
+          ring.free.signal()
+          slot = (slot + 1) % FileBody.slots
+        }
+        ring.filled.wait()
+        available = ring.lengths[slot]
+        used = 0
+        if available <= 0 {
+          available = -1
+          ring.filled.signal()  // stays at the end: a second call sees it again
+          throw self.readFailure
+            ?? RexstoreError(.ioError, "cannot upload '\(self.source.name)': it became shorter while it was sent")
+        }
+      }
+      let n = min(buffer.count, available - used)
+      buffer.baseAddress!.copyMemory(from: ring.buffers[slot].baseAddress! + used, byteCount: n)
+      used += n
+      position += Int64(n)
+      return n
+    }
+  }
+
+  /// The reading thread: fills slots in order until the end, a failure (length 0) or `stop()`.
+  private func readAhead(_ ring: StreamCopy.Ring, from start: Int64) {
+    var offset = start
+    var slot = 0
+    while offset < length {
+      ring.free.wait()
+      if stopping.locked({ stopRequested }) { return }
+      let buffer = ring.buffers[slot]
+      let want = Int(min(Int64(buffer.count), length - offset))
+      var got = 0
+      while got < want {
+        let n: Int
+        do throws(RexstoreError) {
+          n = try source.read(at: offset + Int64(got), into: UnsafeMutableRawBufferPointer(rebasing: buffer[got..<want]))
+        } catch {
+          readFailure = error
+          n = 0
+        }
+        if n == 0 { break }
+        got += n
+      }
+      if got < want {
+        ring.lengths[slot] = 0
+        ring.filled.signal()
+        return
+      }
+      let end = offset + Int64(want)
+      if end > hashedUpTo {
+        let skip = Int(max(0, hashedUpTo - offset))
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[skip..<want]))
+        hashedUpTo = end
+      }
+      ring.lengths[slot] = want
+      ring.filled.signal()
+      offset = end
+      slot = (slot + 1) % FileBody.slots
+    }
+  }
+
+  /// Stops the reading thread of the last request and frees its ring.
+  func stop() {
+    guard let ring, let reader else { return }
+    stopping.locked { stopRequested = true }
+    for _ in 0...FileBody.slots { ring.free.signal() }
+    reader.join()
+    ring.deallocate()
+    self.ring = nil
+    self.reader = nil
+  }
+
+  /// The checksums of the whole file, hashing whatever the requests did not read.
+  func checksums() throws(RexstoreError) -> Checksums {
+    stop()
+    if hashedUpTo < length {
+      let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBody.slotSize, alignment: 64)
+      defer { buffer.deallocate() }
+      while hashedUpTo < length {
+        let want = Int(min(Int64(buffer.count), length - hashedUpTo))
+        let n = try source.read(at: hashedUpTo, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+        guard n > 0 else {
+          throw RexstoreError(.ioError, "cannot upload '\(source.name)': it became shorter while it was sent")
+        }
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        hashedUpTo += Int64(n)
+      }
+    }
+    return hasher.finalize()
+  }
 }

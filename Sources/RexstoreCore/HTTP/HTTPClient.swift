@@ -103,11 +103,14 @@ public final class HTTPClient {
   deinit { rexstore_curl_easy_cleanup(handle) }
 
   /// curl results that mean the network, not the request, failed: resolve, connect, TLS handshake,
-  /// send/receive errors, a cut-short or empty answer, timeouts, HTTP/2 stream errors.
+  /// send/receive errors, a cut-short or empty answer, timeouts, HTTP/2 stream errors. A streamed body
+  /// cut on a kept-alive connection makes curl want to resend it itself, which it cannot (no rewind:
+  /// `CURLE_SEND_FAIL_REWIND`); that too is a broken connection, and our retry resends from the
+  /// offset the server reports.
   static let retryableCodes: Set<UInt32> = [
     CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_PARTIAL_FILE, CURLE_OPERATION_TIMEDOUT,
     CURLE_SSL_CONNECT_ERROR, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_HTTP2,
-    CURLE_HTTP2_STREAM, CURLE_READ_ERROR,
+    CURLE_HTTP2_STREAM, CURLE_READ_ERROR, CURLE_SEND_FAIL_REWIND,
   ].map(\.rawValue).reduce(into: []) { $0.insert($1) }
 
   /// Sends a request. A 2xx body goes to `sink` when one is given (a download), otherwise every body

@@ -62,6 +62,25 @@ public final class ByteSource {
     return spool
   }
 
+  /// How many bytes the source holds from where reading began, when that is known in advance: a
+  /// regular file (or an unlinked spool), which can also be read at any offset (`read(at:)`). Nil for
+  /// a pipe or terminal, whose length shows only at its end.
+  public var knownLength: Int64? {
+    var st = stat()
+    guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, lseek(fd, 0, SEEK_CUR) >= 0 else { return nil }
+    return max(0, Int64(st.st_size) - Int64(start))
+  }
+
+  /// Reads up to `buffer.count` bytes at `offset` from where reading began, without moving the file
+  /// offset (several readers may share the descriptor); 0 at the end.
+  public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
+    while true {
+      let n = pread(fd, buffer.baseAddress, buffer.count, off_t(Int64(start) + offset))
+      if n >= 0 { return n }
+      if errno != EINTR { throw systemError("cannot read", path: name) }
+    }
+  }
+
   /// Reads up to `buffer.count` bytes; 0 at the end.
   public func read(into buffer: UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
     while true {

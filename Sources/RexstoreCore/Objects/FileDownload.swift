@@ -133,7 +133,23 @@ extension FileDownload {
     public var info: ObjectInfo
     /// Kept open until the commit, whose fsync then reports this file's own write errors.
     var fd: Int32
+    /// When it was opened, in this process's order: the commit syncs through the earliest.
+    var opened: Int = 0
   }
+
+  nonisolated(unsafe) private static var openedCount = 0
+  private static let openedLock = Mutex()
+
+  /// Whether `syncfs` reports writeback errors (Linux 5.8 and later: every error on the file system
+  /// since the descriptor it is given was opened); before that it reports nothing.
+  static let syncfsReportsErrors: Bool = {
+    var names = utsname()
+    guard uname(&names) == 0 else { return false }
+    let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let parts = release.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+    guard parts.count == 2 else { return false }
+    return parts[0] > 5 || (parts[0] == 5 && parts[1] >= 8)
+  }()
 
   /// Like `write`, but stops before the fsync and the rename: a batch makes its files durable
   /// together (`commit`), instead of one journal commit per file. Only an absent path or a regular
@@ -157,7 +173,11 @@ extension FileDownload {
         unlink(temp.cString)
         return nil
       }
-      return Pending(temporary: temp, path: path, info: info, fd: fd)
+      let opened = openedLock.locked { () -> Int in
+        openedCount += 1
+        return openedCount
+      }
+      return Pending(temporary: temp, path: path, info: info, fd: fd, opened: opened)
     } catch {
       close(fd)
       unlink(temp.cString)
@@ -166,14 +186,19 @@ extension FileDownload {
   }
 
   /// Makes the pending files durable and renames each into place, then syncs `directory` once.
-  /// One `syncfs` first writes them all back in a single journal commit; each file's own `fsync`
-  /// (then cheap) and `close` still decide, so a write error anywhere keeps that file out. Returns,
-  /// per pending file, nil or the error that kept it out.
+  /// One `syncfs` writes them all back in a single journal commit. It is called on the descriptor
+  /// opened first, so on Linux 5.8 and later its success means no file of the wave met a writeback
+  /// error (each was opened, hence written, after that descriptor sampled the file system's error
+  /// state), and no file needs an `fsync` of its own: on ext4 each such fsync still costs a journal
+  /// round trip (about 1 ms; 1 s of a 1000-file batch, measured with strace). When `syncfs` fails,
+  /// or on an older kernel, each file's own `fsync` decides, so a write error keeps only that file
+  /// out. `close` is checked either way. Returns, per pending file, nil or the error that kept it out.
   public static func commit(_ pending: [Pending], in directory: FilePathBytes) -> [RexstoreError?] {
     guard !pending.isEmpty else { return [] }
-    _ = rexstore_syncfs(pending[0].fd)
+    let earliest = pending.min { $0.opened < $1.opened }!
+    let syncedAll = rexstore_syncfs(earliest.fd) == 0 && syncfsReportsErrors
     let results: [RexstoreError?] = pending.map { file in
-      let synced = fsync(file.fd) == 0
+      let synced = syncedAll || fsync(file.fd) == 0
       let closed = close(file.fd) == 0
       guard synced, closed else {
         unlink(file.temporary.cString)

@@ -1,11 +1,13 @@
 """A TCP proxy on 127.0.0.1 that breaks one upload mid-body, for resume tests against a real emulator.
 
-usage: cut_proxy.py UPSTREAM_PORT CUT_AFTER_BYTES
+usage: cut_proxy.py UPSTREAM_PORT CUT_AFTER_BYTES [any]
 Forwards every connection to 127.0.0.1:UPSTREAM_PORT. The first request whose head contains
-`upload_id` and a `Content-Range: bytes N-` with N > 0 (a resumable chunk after the first) is cut:
+`upload_id` and a `Content-Range: bytes N-` with N > 0 (a resumable chunk after the first; with
+`any`, any PUT that carries bytes, the first included) is cut:
 after CUT_AFTER_BYTES bytes of it, both sides are reset. A `Location` header naming the upstream
 (gcp-storage-emulator's session URI) is rewritten to name the proxy, so chunks come through it too.
-Prints `READY <port>` (and `CUT <range>` on stderr when it cuts); exits on SIGTERM.
+Prints `READY <port>` (and `CUT <range>` on stderr when it cuts); logs on stderr `PUT <range>` for every
+session PUT and `ANSWER <status> <Range header or ->` for every answer; exits on SIGTERM.
 """
 import signal
 import socket
@@ -14,6 +16,7 @@ import sys
 import threading
 
 upstream_port, cut_after = int(sys.argv[1]), int(sys.argv[2])
+cut_any = len(sys.argv) > 3 and sys.argv[3] == "any"
 state = {"cut": False}
 lock = threading.Lock()
 
@@ -33,6 +36,10 @@ def pipe(src, dst, watch):
             data = src.recv(65536)
             if not data:
                 break
+            if not watch and data.startswith(b"HTTP/1."):
+                head = data.split(b"\r\n\r\n")[0].split(b"\r\n")
+                got = [line[7:] for line in head if line.lower().startswith(b"range: ")]
+                print("ANSWER", head[0].split(b" ")[1].decode(), got[0].decode() if got else "-", file=sys.stderr, flush=True)
             if not watch and b"\r\nLocation: " in data:
                 head, sep, body = data.partition(b"\r\n\r\n")
                 head = head.replace(b"127.0.0.1:%d" % upstream_port, b"127.0.0.1:%d" % proxy_port)
@@ -44,6 +51,10 @@ def pipe(src, dst, watch):
                     head = data[start:].split(b"\r\n\r\n")[0]
                     ranges = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-range: bytes ")]
                     later_chunk = ranges and not ranges[0][21:].startswith((b"0-", b"*"))
+                    if cut_any:
+                        later_chunk = ranges and not ranges[0][21:].startswith(b"*")
+                    if b"upload_id" in head and ranges:
+                        print("PUT", ranges[0][15:].decode(), file=sys.stderr, flush=True)
                     if b"upload_id" in head and later_chunk:
                         with lock:
                             if not state["cut"]:

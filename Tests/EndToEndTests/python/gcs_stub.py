@@ -14,9 +14,11 @@ Control API (never needs auth, never logged, never faulted):
   GET    /_stub/faults   active rules                            GET    /_stub/log      request log
   DELETE /_stub/log      clear the log                           GET    /_stub/objects  stored objects
   GET    /_stub/sessions resumable sessions                      POST   /_stub/reset    clear all but tokens
-Rule: {"method": "PUT"|null, "path_contains": "...", "query_contains": "...", "times": 1, "action": {...}}
+Rule: {"method": "PUT"|null, "path_contains": "...", "query_contains": "...", "range_contains": "..." (in the
+  Range header), "times": 1, "action": {...}}
 Actions (may combine): {"status": 503, "retry_after": S, "persist_bytes": K, "message": "..."},
-  {"reset_after_request_bytes": K}, {"reset_after_response_bytes": K}, {"stall_seconds": S},
+  {"reset_after_request_bytes": K} (with "persist_received": true a resumable session keeps what
+  arrived, in whole 256 KiB units), {"reset_after_response_bytes": K}, {"stall_seconds": S},
   {"corrupt_response_body": true}, {"trickle_bytes_per_second": N} (the answer's body is sent N bytes a
   second), {"status": 400, "body": {...} or "text"} (the error answered with exactly this body).
 """
@@ -146,7 +148,7 @@ class State:
             self.tokens[token] = time.time() + self.token_lifetime
         return {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
 
-    def match_fault(self, method, raw_path, query):
+    def match_fault(self, method, raw_path, query, range_header=""):
         path = unquote(raw_path)
         with self.lock:
             for rule in self.faults:
@@ -158,6 +160,8 @@ class State:
                 if pc and pc not in raw_path and pc not in path:
                     continue
                 if rule.get("query_contains") and rule["query_contains"] not in query:
+                    continue
+                if rule.get("range_contains") and rule["range_contains"] not in range_header:
                     continue
                 rule["times"] = rule.get("times", 1) - 1
                 return rule["action"]
@@ -339,11 +343,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.body = self.read_body()
             return self.control(raw_path)
         self.entry = {"method": self.command, "path": raw_path, "query": query, "status": None,
-                      "content_range": self.headers.get("Content-Range"), "request_body_bytes": 0,
+                      "content_range": self.headers.get("Content-Range"), "range": self.headers.get("Range"),
+                      "request_body_bytes": 0,
                       "authorization": self.headers.get("Authorization"), "fault": None}
         with self.state.lock:
             self.state.log.append(self.entry)
-        action = self.state.match_fault(self.command, raw_path, query)
+        action = self.state.match_fault(self.command, raw_path, query, self.headers.get("Range") or "")
         if action is not None:
             self.entry["fault"] = action
             if self.apply_request_fault(action):
@@ -356,7 +361,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action.get("stall_seconds"):
             time.sleep(float(action["stall_seconds"]))
         if action.get("reset_after_request_bytes") is not None:
-            self.read_body(limit=int(action["reset_after_request_bytes"]))
+            self.body = self.read_body(limit=int(action["reset_after_request_bytes"]))
+            if action.get("persist_received") and self.q.get("upload_id"):
+                # As GCS does: what arrived before the break is kept, in whole 256 KiB units.
+                self.persist_partial(len(self.body) // 262144 * 262144)
             self.abort()
             return True
         if action.get("status"):

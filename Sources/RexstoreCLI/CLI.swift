@@ -32,8 +32,13 @@ public enum CLI {
     do throws(RexstoreError) {
       let parsed: ParseResult, ignored: [String]
       do throws(RexstoreError) {
-        (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid)
+        (parsed, ignored) = try Parser.parse(
+          arguments, invalidUTF8: raw.invalid, table: CommandTable.groups + CommandTable.hiddenGroups)
       } catch {
+        // The completion helper is silent and succeeds whatever it was handed.
+        if Parser.groupName(in: arguments, table: CommandTable.hiddenGroups) == CompleteCommand.name {
+          return ExitStatus.success
+        }
         // `health` keeps the monitoring-plugin convention even for a line it cannot parse (3 UNKNOWN).
         guard let refused = HealthCommand.refusedLine(arguments) else { throw error }
         let error = Echo.capping(error, arguments: arguments)

@@ -120,7 +120,8 @@ public enum Parser {
             ignored.append(token)
             break
           }
-          throw unknownCommand(token, candidates: table.map(\.name), what: "command")
+          // Hidden commands (`__complete`) are never suggested.
+          throw unknownCommand(token, candidates: table.map(\.name).filter { !$0.hasPrefix("__") }, what: "command")
         }
         group = found
         if !found.hasVerbs { command = found.commands[0] }

@@ -13,11 +13,15 @@ enum FishCompletion {
     }
     for group in CommandTable.groups {
       let verbs = group.commands.compactMap(\.verb)
+      // A verb and the aliases it answers to (`ls list`), so `audio list ` counts as a verb seen.
+      func spellings(_ verb: String) -> [String] {
+        [verb] + BashCompletion.aliasKeys().filter { $0.1 == "\(group.name) \(verb)" }.map { String($0.0.split(separator: " ")[1]) }
+      }
       for command in group.commands {
         var condition = "__fish_seen_subcommand_from \(group.name)"
         if let verb = command.verb {
-          s += "complete -c rexstore -n \"\(condition); and not __fish_seen_subcommand_from \(verbs.joined(separator: " "))\" -a \(verb) -d \(quote(command.summary))\n"
-          condition += "; and __fish_seen_subcommand_from \(verb)"
+          s += "complete -c rexstore -n \"\(condition); and not __fish_seen_subcommand_from \(verbs.flatMap(spellings).joined(separator: " "))\" -a \(verb) -d \(quote(command.summary))\n"
+          condition += "; and __fish_seen_subcommand_from \(spellings(verb).joined(separator: " "))"
         }
         for option in command.options {
           s += "complete -c rexstore -n \"\(condition)\" \(flags(option, in: command)) -d \(quote(option.help))\n"

@@ -73,8 +73,11 @@ public enum CLI {
           line = progress
         }
         defer {
-          Progress.reporter = nil
-          line?.erase()
+          // Only a run that installed a reporter removes it: in-process runs (tests) share the global.
+          if let line {
+            Progress.reporter = nil
+            line.erase()
+          }
         }
         let output = try invocation.command.run(invocation, runtime)
         return try emit(output, runtime: runtime)

@@ -137,6 +137,14 @@ import Testing
     #expect(try Self.bash(["--db", "=", s.database, "pattern", "get", ""], in: s) == ["42", "7", "9"])
   }
 
+  /// Sourcing the committed script registers the function for rexstore, as `complete -p` shows it.
+  @Test func bashRegistersTheFunction() throws {
+    let r = try Processes.run(
+      "/bin/bash", ["-c", "source \"$1\" && complete -p rexstore", "bash", Self.root + "/completions/rexstore.bash"],
+      environment: Processes.Scratch().environment)
+    #expect(r.status == 0 && r.stdout == "complete -F _rexstore rexstore\n", "\(r.stdout) \(r.stderr)")
+  }
+
   @Test func bashHelpGroupOffersItsVerbs() throws {
     let s = Processes.Scratch()
     #expect(try Self.bash(["help", "pattern", ""], in: s) == ["set", "get", "list", "rm", "clear", "import", "export"])

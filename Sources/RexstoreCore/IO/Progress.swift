@@ -5,7 +5,14 @@ public enum Progress {
   /// `(what, done, total)`; total nil when unknown (an import reading a pipe).
   public typealias Reporter = @Sendable (_ what: String, _ done: Int, _ total: Int?) -> Void
 
-  nonisolated(unsafe) public static var reporter: Reporter?
+  /// Set by the CLI for one run; behind a lock, since in-process runs (the CLI tests) share it and
+  /// transfers report from several threads.
+  public static var reporter: Reporter? {
+    get { reporterLock.locked { installed } }
+    set { reporterLock.locked { installed = newValue } }
+  }
+  nonisolated(unsafe) private static var installed: Reporter?
+  private static let reporterLock = Mutex()
   private static let lock = Mutex()
   nonisolated(unsafe) private static var counts: [String: Int] = [:]
 

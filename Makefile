@@ -34,7 +34,7 @@ FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 UNITS = rexstore-prune.service rexstore-prune.timer rexstore-backup.service rexstore-backup.timer
 
-.PHONY: run build deps venv test torture bench bench-deps docs clean install uninstall
+.PHONY: run build deps venv test tsan torture bench bench-deps docs clean install uninstall
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -67,6 +67,14 @@ $(VENV)/.installed-gcs-boto3:
 test: deps venv
 	$(SWIFT) build
 	$(SWIFT) test
+
+## The whole suite under the thread sanitizer (Swift and C targets alike), in its own scratch path
+## (.build-tsan, git-ignored) so it never invalidates the normal build. The end-to-end tests run the
+## sanitized binary built beside the test bundle. TSAN_OPTIONS=halt_on_error=1 makes a report fail the run.
+TSAN_SCRATCH = .build-tsan
+tsan: deps venv
+	$(SWIFT) build --build-tests --scratch-path $(TSAN_SCRATCH) --sanitize=thread
+	TSAN_OPTIONS="halt_on_error=1 $(TSAN_OPTIONS)" $(SWIFT) test --scratch-path $(TSAN_SCRATCH) --sanitize=thread $(TSAN_FLAGS)
 
 ## The torture suite of issue 8 against the release binary: SIGKILLs, 8 writers x 60 s with a ledger,
 ## races, hostile inputs, disk-full and read-only tmpfs mounts (as root), then the invariants. About
@@ -114,4 +122,4 @@ docs:
 	SCRATCH=.build bash scripts/gen-docs.sh
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build $(TSAN_SCRATCH) $(VENV)

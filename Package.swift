@@ -7,19 +7,20 @@ let package = Package(
     .executable(name: "rexstore", targets: ["rexstore"])
   ],
   dependencies: [
-    // MD5 for object checksums (and, later, SHA-256/RSA for GCS). On Linux it needs only
+    // MD5 for object checksums, SHA-256 and HMAC for request signing, RSA PKCS#1 v1.5 for GCS service
+    // accounts and V4 signed URLs (Crypto and CryptoExtras). On Linux it needs only
     // FoundationEssentials, not all of Foundation.
     .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2")
   ],
   targets: [
     // System SQLite (Debian: libsqlite3-dev). Shared with the Python app, so no bundled copy.
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-    // All behaviour. Never prints, reads argv or the environment, or exits; Glibc only, for start-up time.
     // CRC-32C (SSE4.2 where present) and the Linux calls Swift's Glibc module leaves out.
     .target(name: "CSupport"),
     // libcurl (Debian: libcurl4-openssl-dev for the header), loaded with dlopen on first use so the
     // SQLite commands start as fast as if it were not there.
     .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
+    // All behaviour. Never prints, reads argv or the environment, or exits; Glibc only, for start-up time.
     .target(
       name: "RexstoreCore",
       dependencies: [

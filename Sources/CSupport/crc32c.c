@@ -2,12 +2,17 @@
 // it (several GB/s, so hashing never limits a local copy), else slicing-by-8 tables.
 #include "csupport.h"
 
+#include <pthread.h>
+
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
 
 static uint32_t table[8][256];
-static int ready;
+// The tables are built once, on first use, by whichever thread gets there first: pthread_once makes
+// the others wait for it and publishes the finished tables to them (a plain "ready" flag was a data
+// race: a second thread could read half-built tables, and the thread sanitizer reports it).
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 #if defined(__x86_64__)
 static int hardware;
 #endif
@@ -25,7 +30,6 @@ static void init(void) {
   __builtin_cpu_init();
   hardware = __builtin_cpu_supports("sse4.2");
 #endif
-  ready = 1;
 }
 
 static uint32_t software(uint32_t crc, const uint8_t *p, size_t n) {
@@ -61,7 +65,7 @@ __attribute__((target("sse4.2"))) static uint32_t accelerated(uint32_t crc, cons
 #endif
 
 uint32_t rexstore_crc32c_extend(uint32_t crc, const void *bytes, size_t length) {
-  if (!ready) init();
+  pthread_once(&once, init);
   uint32_t c = ~crc;
 #if defined(__x86_64__)
   if (hardware) return ~accelerated(c, (const uint8_t *)bytes, length);

@@ -32,8 +32,23 @@ public enum CLI {
       try? stdout.write(Help.text(group: nil, command: nil))
       return ExitStatus.of(.usage)
     }
-    do {
-      let (parsed, ignored) = try Parser.parse(arguments, invalidUTF8: raw.invalid, raw: raw.bytes)
+    do throws(RexstoreError) {
+      let parsed: ParseResult, ignored: [String]
+      do throws(RexstoreError) {
+        (parsed, ignored) = try Parser.parse(
+          arguments, invalidUTF8: raw.invalid, raw: raw.bytes, table: CommandTable.groups + CommandTable.hiddenGroups)
+      } catch {
+        // The completion helper is silent and succeeds whatever it was handed.
+        if Parser.groupName(in: arguments, table: CommandTable.hiddenGroups) == CompleteCommand.name {
+          return ExitStatus.success
+        }
+        // `health` keeps the monitoring-plugin convention even for a line it cannot parse (3 UNKNOWN).
+        guard let refused = HealthCommand.refusedLine(arguments) else { throw error }
+        let error = Echo.capping(error, arguments: arguments)
+        if let line = refused.line(error) { try? stdout.write(line) }
+        report(error, to: stderr, exit: refused.exit)
+        return refused.exit
+      }
       switch parsed {
       case .version:
         try stdout.write("rexstore \(version)\n")
@@ -64,8 +79,11 @@ public enum CLI {
           line = progress
         }
         defer {
-          Progress.reporter = nil
-          line?.erase()
+          // Only a run that installed a reporter removes it: in-process runs (tests) share the global.
+          if let line {
+            Progress.reporter = nil
+            line.erase()
+          }
         }
         let output = try invocation.command.run(invocation, runtime)
         return try emit(output, runtime: runtime)
@@ -103,10 +121,10 @@ public enum CLI {
   }
 
   /// The one-line JSON error of DESIGN.md §3.
-  static func report(_ error: RexstoreError, to stderr: any OutputSink) {
+  static func report(_ error: RexstoreError, to stderr: any OutputSink, exit: Int32? = nil) {
     var members: [JSONValue.Member] = [
       .init("code", .string(error.code.rawValue)), .init("message", .string(error.message)),
-      .init("exit", .int(Int(ExitStatus.of(error.code)))),
+      .init("exit", .int(Int(exit ?? ExitStatus.of(error.code)))),
     ]
     if let hint = error.hint { members.append(.init("hint", .string(hint))) }
     try? stderr.write(JSONValue.record(["error": .object(members)]).serialized(.compact) + "\n")

@@ -8,6 +8,10 @@ public enum CompletionKind: Sendable, Equatable {
   case choices([String])
   /// The command groups of the table (resolved late: the table cannot name itself while it is built).
   case commands
+  /// The verbs of the group named by the operand before (`rexstore help pattern <TAB>`).
+  case verbs
+  /// Names held in the store, listed by the hidden helper `rexstore __complete KIND`.
+  case data(DataKind)
 
   /// `.commands` resolved to words.
   var resolved: CompletionKind {
@@ -151,4 +155,23 @@ public struct GroupSpec: Sendable {
 extension CompletionKind {
   /// A file or directory name: bytes for the file system, not text to store.
   var isPath: Bool { self == .file || self == .directory }
+}
+
+/// What the hidden `rexstore __complete KIND PREFIX [WORD...]` helper lists, read-only, from the
+/// database, the local object root and the dossiers (never a remote store).
+public enum DataKind: String, Sendable, CaseIterable {
+  /// Numeric user ids in the database (patterns, context, insights).
+  case userIDs = "user-ids"
+  /// User segments of the object store (`audio/USER`, `voice_profiles/USER`) and of the dossiers.
+  case objectUsers = "object-users"
+  /// Both: `user export`/`erase` take either.
+  case users
+  /// Profile ids of the user given as WORD (its dossier record and `voice_profiles/USER/`).
+  case profiles
+  /// Pattern types, of the user given as WORD when there is one.
+  case patternTypes = "pattern-types"
+  /// Insight types, of the user given as WORD when there is one.
+  case insightTypes = "insight-types"
+  /// Blob names under the local object root, one level at a time (`audio/`, `audio/u1/`, ...).
+  case blobs
 }

@@ -35,6 +35,42 @@ public enum CommandTable {
 
   public static var allCommands: [CommandSpec] { groups.flatMap(\.commands) }
 
+  /// Commands the parser knows but help, completions and the man page do not show.
+  public static let hiddenGroups: [GroupSpec] = [
+    GroupSpec(name: CompleteCommand.name, summary: "candidates for shell completion", commands: [CompleteCommand.spec]),
+  ]
+
+  /// How an operand completes: what its ArgumentSpec says, else names from the store by the table's
+  /// conventional operand names (USER, PROFILE, TYPE, BLOB), so a new command gets them too. USER is a
+  /// numeric database id in the database groups, an object-store segment in `audio` and `profile`.
+  public static func completion(of argument: ArgumentSpec, in command: CommandSpec) -> CompletionKind {
+    if argument.completion != .none { return argument.completion }
+    if command.group == "help", argument.name == "VERB" { return .verbs }
+    switch (command.group, argument.name) {
+    case ("pattern", "USER"), ("context", "USER"), ("insight", "USER"): return .data(.userIDs)
+    case ("audio", "USER"), ("profile", "USER"): return .data(.objectUsers)
+    case ("user", "USER"): return .data(.users)
+    case ("profile", "PROFILE"): return .data(.profiles)
+    case ("pattern", "TYPE"): return .data(.patternTypes)
+    case ("insight", "TYPE"): return .data(.insightTypes)
+    case (_, "BLOB"): return .data(.blobs)
+    default: return .none
+    }
+  }
+
+  /// How an option's value completes: as declared, else `--type` from the store's types.
+  public static func completion(of option: OptionSpec, in command: CommandSpec?) -> CompletionKind {
+    if option.completion != .none || option.isSwitch { return option.completion }
+    switch (command?.group, option.long) {
+    case ("pattern", "type"): return .data(.patternTypes)
+    case ("insight", "type"): return .data(.insightTypes)
+    default: return .none
+    }
+  }
+
+  /// Global options that choose where the store is: the completion helper is handed those on the line.
+  public static let locationOptions = ["root", "db", "objects", "app-dir", "dossiers", "config"]
+
   /// Verbs that name the same command in every group: a group that has `ls` also answers to `list`,
   /// one that has `delete` also to `rm`, and so on.
   public static let verbAliases: [String: String] = ["list": "ls", "ls": "list", "rm": "delete", "delete": "rm"]

@@ -87,10 +87,29 @@ final class ProgressLine: @unchecked Sendable {
       let now = Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
       guard now - last >= 100 || (total != nil && done == total) else { return }
       last = now
-      let text = "\r\u{1B}[Krexstore: \(done)" + (total.map { "/\($0)" } ?? "") + " \(what)"
+      let text = "\r\u{1B}[Krexstore: " + (what == "bytes" ? ProgressLine.bytes(done, total) : "\(done)" + (total.map { "/\($0)" } ?? "") + " \(what)")
       _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
       shown = true
     }
+  }
+
+  /// `12.5 MiB/512.0 MiB (2%)`, or `12.5 MiB` when the total is unknown.
+  static func bytes(_ done: Int, _ total: Int?) -> String {
+    func size(_ n: Int) -> String {
+      let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+      var value = Double(n)
+      var unit = 0
+      while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+      }
+      if unit == 0 { return "\(n) B" }
+      let tenths = Int((value * 10).rounded())
+      return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+    guard let total else { return size(done) }
+    let percent = total > 0 ? min(100, done * 100 / total) : 100
+    return "\(size(done))/\(size(total)) (\(percent)%)"
   }
 
   func erase() {

@@ -148,7 +148,8 @@ public enum Parser {
             ignored.append(token)
             break
           }
-          throw unknownCommand(token, candidates: table.map(\.name), what: "command")
+          // Hidden commands (`__complete`) are never suggested.
+          throw unknownCommand(token, candidates: table.map(\.name).filter { !$0.hasPrefix("__") }, what: "command")
         }
         group = found
         if !found.hasVerbs { command = found.commands[0] }
@@ -252,5 +253,30 @@ public enum Parser {
   private static func usage(_ message: String, command: CommandSpec?, hint: String? = nil) -> RexstoreError {
     RexstoreError.usage(
       message, hint: hint ?? command.map { "usage: \($0.usage); see 'rexstore \($0.name) --help'" })
+  }
+}
+
+extension Parser {
+  /// The group a command line names, found as `parse` finds it (options skipped, with the value of a
+  /// global option that takes one), also when the line cannot be parsed: a command that reports in its
+  /// own convention (`health`) still recognises itself.
+  public static func groupName(in argv: [String], table: [GroupSpec] = CommandTable.groups) -> String? {
+    let valued = Set(CommandTable.globalOptions.filter { !$0.isSwitch }.map { "--\($0.long)" })
+    var index = 0
+    var afterDashDash = false
+    while index < argv.count {
+      let token = argv[index]
+      index += 1
+      if !afterDashDash, token == "--" {
+        afterDashDash = true
+        continue
+      }
+      if !afterDashDash, token.hasPrefix("-"), token != "-", !looksNumeric(token) {
+        if valued.contains(token) { index += 1 }
+        continue
+      }
+      return table.contains { $0.name == token } ? token : nil
+    }
+    return nil
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `rexstore` binary (or `$REXSTORE_BIN`) and other programs as real processes.
 ///
@@ -8,9 +9,55 @@ struct Processes {
   static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
+  /// The binary the tests run: `$REXSTORE_BIN` when set (taken as it is), else the `rexstore` that the
+  /// same `swift build`/`swift test` put beside this test bundle (so `--scratch-path .build-tsan` or a
+  /// release configuration run their own binary), else `.build/debug/rexstore`. A binary that is
+  /// missing or older than any file under Sources/ or Package.swift fails every test that uses it,
+  /// naming the binary and the newer source, instead of testing yesterday's code.
   static var binary: String {
-    if let path = ProcessInfo.processInfo.environment["REXSTORE_BIN"], !path.isEmpty { return path }
-    return packageRoot + "/.build/debug/rexstore"
+    let found = located
+    if let problem = found.problem { Issue.record(Comment(rawValue: problem)) }
+    return found.path
+  }
+
+  static let located: (path: String, problem: String?) = locate()
+
+  static func locate() -> (path: String, problem: String?) {
+    if let path = ProcessInfo.processInfo.environment["REXSTORE_BIN"], !path.isEmpty { return (path, nil) }
+    let fm = FileManager.default
+    let bundle = URL(fileURLWithPath: ProcessInfo.processInfo.arguments.first ?? "").resolvingSymlinksInPath()
+    let candidates = [bundle.deletingLastPathComponent().appendingPathComponent("rexstore").path, packageRoot + "/.build/debug/rexstore"]
+    guard let path = candidates.first(where: { fm.isExecutableFile(atPath: $0) }) else {
+      return (candidates.last!, "no rexstore binary at \(candidates.joined(separator: " or ")): run 'swift build' first")
+    }
+    return (path, staleness(of: path, root: packageRoot))
+  }
+
+  /// Why the binary at `path` cannot be trusted for the package at `root`, or nil when it is newer
+  /// than every source.
+  static func staleness(of path: String, root: String) -> String? {
+    guard let built = modified(path), let (source, changed) = newestSource(root: root), changed > built else { return nil }
+    return "\(path) is older than \(source) (built \(built), source changed \(changed)): run 'swift build' (or set REXSTORE_BIN) so the end-to-end tests run the current code"
+  }
+
+  static func modified(_ path: String) -> Date? {
+    (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+  }
+
+  /// The most recently modified file among Package.swift and everything under Sources/ of `root`.
+  static func newestSource(root: String) -> (String, Date)? {
+    let fm = FileManager.default
+    var newest: (String, Date)? = modified(root + "/Package.swift").map { ("Package.swift", $0) }
+    let sources = root + "/Sources"
+    guard let walk = fm.enumerator(atPath: sources) else { return newest }
+    while let relative = walk.nextObject() as? String {
+      guard let date = modified(sources + "/" + relative), date > (newest?.1 ?? .distantPast) else { continue }
+      var isDirectory: ObjCBool = false
+      if fm.fileExists(atPath: sources + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
+        newest = ("Sources/" + relative, date)
+      }
+    }
+    return newest
   }
 
   struct Result {

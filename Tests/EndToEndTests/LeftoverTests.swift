@@ -50,7 +50,15 @@ import Testing
     let fifo = scratch.path + "/data/objects/audio/u1/trap.wav"
     #expect(mkfifo(fifo, 0o600) == 0)
     // Unblocks a reader stuck on the FIFO (the old behaviour), so a regression fails instead of hanging.
-    final class Rescuer: @unchecked Sendable { var stop = false }
+    // The flag is behind a lock: the thread sanitizer (make tsan) reports a plain one.
+    final class Rescuer: @unchecked Sendable {
+      private let lock = NSLock()
+      private var stopped = false
+      var stop: Bool {
+        get { lock.withLock { stopped } }
+        set { lock.withLock { stopped = newValue } }
+      }
+    }
     let rescuer = Rescuer()
     defer { rescuer.stop = true }
     Thread.detachNewThread {

@@ -410,7 +410,13 @@ import Testing
   /// Opens `fifo` for writing (and closes it) whenever a reader blocks on it, so a test against code
   /// that would block fails instead of hanging.
   final class Rescuer: @unchecked Sendable {
-    private var stop = false
+    // Behind a lock: the thread sanitizer (make tsan) reports a plain flag read by the thread.
+    private let lock = NSLock()
+    private var stopped = false
+    private var stop: Bool {
+      get { lock.withLock { stopped } }
+      set { lock.withLock { stopped = newValue } }
+    }
     init(_ fifo: String) {
       Thread.detachNewThread { [self] in
         while !stop {

@@ -42,6 +42,8 @@ enum AudioCommands {
     }
     let blob = try AudioBlob(user: inv.argument(0), file: name)
     let source = try ByteSource.open(file.isDash ? file : rt.absolute(file))
+    // One transfer on a terminal: a byte progress line (a batch shows objects instead).
+    source.reportsProgress = Progress.isShown
     let objects = try rt.objects()
     let info = try Audio(objects: objects).put(
       user: blob.user, file: blob.file, from: source, contentType: inv.value("content-type"), overwrite: inv.flag("force"))
@@ -133,12 +135,15 @@ enum AudioCommands {
       }
     }
     let blob = blobs[0]
+    // One transfer on a terminal: a byte progress line, against the size a stat gives (asked only then).
+    let progressTotal: Int64?? = Progress.isShown ? .some((try? audio.objects.stat(blob.name))??.size) : nil
     guard let output = inv.path("output"), !output.isDash else {
-      _ = try audio.get(blob, into: OutputByteSink(rt.stdout))
+      let sink = OutputByteSink(rt.stdout)
+      _ = try audio.get(blob, into: progressTotal.map { ProgressSink(sink, total: $0) } ?? sink)
       return .streamed
     }
     let path = rt.absolute(output)
-    let info = try audio.download(blob, to: path)
+    let info = try audio.download(blob, to: path, progressTotal: progressTotal)
     return .json(info.json.adding(["verified": .bool(info.verified ?? false)]).addingPath("path", path))
   }
 

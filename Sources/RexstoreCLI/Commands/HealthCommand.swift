@@ -7,7 +7,7 @@ enum HealthCommand {
     "health", summary: "Check database, local root and remote; show the settings",
     discussion: """
       Exit status follows the monitoring-plugin guidelines: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
-      check could not run: a bad config file or setting, or a check that failed itself). The report is
+      check could not run: a bad config file, setting or option, or a check that failed itself). The report is
       printed on stdout whatever the status: JSON with each check's status, message and typed values,
       and each setting's value and where it came from; with --nagios one line
       'REXSTORE STATE - text | perfdata' (perfdata: db_size B, root_free B, root_free_pct %, leftovers,
@@ -52,6 +52,22 @@ enum HealthCommand {
     return .report(
       .record(["status": .string(report.level.rawValue), "checks": .array(report.checks.map(\.json)), "config": config.json]),
       exit: report.level.exitStatus)
+  }
+
+  /// A command line naming `health` that cannot be parsed (`health --bogus`, `health extra`): the
+  /// monitoring-plugin guidelines want 3 UNKNOWN for it, not 64, so a monitor does not read a typo in
+  /// its check definition as a problem of the host. The usual JSON error goes to stderr (with `"exit":3`);
+  /// with `--nagios` the plugin line also goes to stdout. Nil for every other command.
+  static func refusedLine(_ argv: [String]) -> (exit: Int32, line: (RexstoreError) -> String?)? {
+    guard Parser.groupName(in: argv) == spec.group else { return nil }
+    let options = argv[..<(argv.firstIndex(of: "--") ?? argv.count)]
+    let nagios = options.contains("--nagios")
+    return (HealthLevel.unknown.exitStatus, { error in
+      guard nagios else { return nil }
+      let check = HealthCheck(
+        name: "usage", level: .unknown, message: error.message + (error.hint.map { " (\($0))" } ?? ""))
+      return HealthReport(checks: [check]).pluginLine + "\n"
+    })
   }
 
   private static func checks(_ config: Config, deep: Bool, _ rt: Runtime) throws(RexstoreError) -> [HealthCheck] {

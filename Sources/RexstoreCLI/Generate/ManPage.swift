@@ -95,7 +95,8 @@ enum ManPage {
     s += ".Ed\n"
     // Sorted by section, then name, as mdoc(7) asks.
     s += ".Sh SEE ALSO\n.Xr jq 1 ,\n.Xr sqlite3 1\n"
-    return s
+    // mandoc -T lint: no text line longer than 80 bytes.
+    return RoffWrap.fold(s)
   }
 
   /// ENVIRONMENT, from the setting declarations: each variable, what it sets, its flag.

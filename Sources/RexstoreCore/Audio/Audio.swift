@@ -19,10 +19,11 @@ public struct Audio {
   }
 
   /// Downloads an object to `path` (the user's bytes) atomically.
-  public func download(_ blob: AudioBlob, to path: FilePathBytes) throws(RexstoreError) -> ObjectInfo {
+  /// `progressTotal` (set on a terminal only) reports the bytes written against that size.
+  public func download(_ blob: AudioBlob, to path: FilePathBytes, progressTotal: Int64?? = nil) throws(RexstoreError) -> ObjectInfo {
     // No stat first: a missing object leaves only a temporary file, removed at once, and PATH as it was.
     let result = try FileDownload.write(to: path) { sink throws(RexstoreError) in
-      try objects.get(blob.name, into: sink)
+      try objects.get(blob.name, into: progressTotal.map { ProgressSink(sink, total: $0) } ?? sink)
     }
     guard let info = result else { throw missing(blob.name) }
     return info

@@ -10,6 +10,11 @@ public final class ByteSource {
   /// Where reading began: stdin may be a file some earlier command already read part of.
   private let start: off_t
 
+  /// Set for the one source of a single transfer on a terminal: each read reports the bytes read since
+  /// `start` (`Progress.bytes`), against the file's size when it is a regular file.
+  public var reportsProgress = false
+  private var consumed: Int64 = 0
+
   public init(fd: Int32, name: String, owned: Bool) {
     self.fd = fd
     self.name = name
@@ -33,7 +38,17 @@ public final class ByteSource {
   deinit { if owned { Glibc.close(fd) } }
 
   /// Back to where reading began, for a second try elsewhere; false for a pipe or terminal.
-  public func rewind() -> Bool { lseek(fd, start, SEEK_SET) == start }
+  public func rewind() -> Bool {
+    consumed = 0
+    return lseek(fd, start, SEEK_SET) == start
+  }
+
+  /// The bytes left from `start` in a regular file; nil for a pipe or terminal.
+  public var remainingSize: Int64? {
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return Int64(st.st_size) - Int64(start)
+  }
 
   /// A seekable copy of a stream that cannot be rewound (a pipe), in an unlinked file under
   /// `directory`, so an upload that fails half-way can still be stored locally. Returns nil, having
@@ -85,7 +100,13 @@ public final class ByteSource {
   public func read(into buffer: UnsafeMutableRawBufferPointer) throws(RexstoreError) -> Int {
     while true {
       let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-      if n >= 0 { return n }
+      if n >= 0 {
+        if reportsProgress, n > 0 {
+          consumed += Int64(n)
+          Progress.bytes(consumed, of: remainingSize)
+        }
+        return n
+      }
       if errno != EINTR { throw systemError("cannot read", path: name) }
     }
   }

@@ -9,7 +9,7 @@ public enum CommandTable {
     OptionSpec("dossiers", value: "DIR", help: "the app's dossier directory (default ROOT/dossiers)", completion: .directory),
     OptionSpec("config", value: "FILE", help: "JSON config file (default $XDG_CONFIG_HOME/rexstore/config.json)", completion: .file),
     OptionSpec("busy-timeout", value: "DUR", help: "how long to wait for a busy database (default 5s)"),
-    OptionSpec("backend", value: "NAME", help: "object backend: auto, gcs or local (default auto)", completion: .choices(["auto", "gcs", "local"])),
+    OptionSpec("backend", value: "NAME", help: "object backend: auto, gcs, s3 or local (default auto)", completion: .choices(["auto", "gcs", "s3", "local"])),
     OptionSpec("bucket", value: "NAME", help: "GCS bucket (default $GCS_BUCKET_NAME)"),
     OptionSpec("credentials", value: "FILE", help: "service-account key or ADC file (default $GOOGLE_APPLICATION_CREDENTIALS)", completion: .file),
     OptionSpec("no-fallback", help: "fail (exit 69) instead of storing locally when GCS is unavailable"),

@@ -21,7 +21,7 @@ public struct Config: Sendable {
   public var busyTimeout: Setting
   public var configFile: Setting?
   public var busyTimeoutMilliseconds: Int32
-  /// `auto`, `gcs` or `local`.
+  /// `auto`, `gcs`, `s3` or `local`.
   public var backend: Setting
   public var bucket: Setting?
   public var credentials: Setting?
@@ -155,10 +155,10 @@ public struct Config: Sendable {
     }
     let millis = Int32(clamping: micros / 1_000)
     let backend = pick("backend", "REXSTORE_BACKEND", "backend") ?? Setting(value: "auto", source: "default")
-    guard ["auto", "gcs", "local"].contains(backend.value) else {
+    guard ["auto", "gcs", "s3", "local"].contains(backend.value) else {
       throw RexstoreError(
         backend.source.hasPrefix("flag") ? .usage : .config,
-        "backend (\(backend.source)) must be auto, gcs or local, got '\(backend.value)'")
+        "backend (\(backend.source)) must be auto, gcs, s3 or local, got '\(backend.value)'")
     }
     var credentials = pick("credentials", "GOOGLE_APPLICATION_CREDENTIALS", "credentials")
     if let path = credentials?.value { credentials?.value = absolute(path) }
@@ -226,7 +226,7 @@ public struct Config: Sendable {
 
   /// Whether configuration reads the variable `name` (all `REXSTORE_*`, and the app's and the platform's).
   static func readsVariable(_ name: String) -> Bool {
-    name.hasPrefix("REXSTORE_") || [
+    name.hasPrefix("REXSTORE_") || name.hasPrefix("AWS_") || name == "S3_BUCKET_NAME" || [
       "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "TMPDIR", "GOOGLE_APPLICATION_CREDENTIALS",
       "GCS_BUCKET_NAME", "ENABLE_GCS_STORAGE", "STORAGE_EMULATOR_HOST", "GCE_METADATA_HOST", "CLOUDSDK_CONFIG",
     ].contains(name)

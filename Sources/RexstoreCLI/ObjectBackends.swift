@@ -14,8 +14,8 @@ extension Config {
     Int((try? DurationParser.microseconds(setting.value)) ?? 0) / 1000
   }
 
-  public func gcsSettings() throws(RexstoreError) -> GCSSettings {
-    guard let bucket else {
+  public func gcsSettings(bucket named: String? = nil) throws(RexstoreError) -> GCSSettings {
+    guard let bucket = named.map({ Setting(value: $0, source: "") }) ?? bucket else {
       throw RexstoreError(.config, "GCS needs a bucket", hint: "set --bucket or GCS_BUCKET_NAME")
     }
     let timeout = max(1, milliseconds(gcsTimeout) / 1000)
@@ -70,6 +70,7 @@ extension Runtime {
   public func objects() throws(RexstoreError) -> any ObjectStore {
     let config = try config()
     let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
+    if config.effectiveBackend == "s3" { return try s3Store() }
     guard config.effectiveBackend == "gcs" else { return local }
     let window = OutageWindow(
       root: config.objects.value, windowMicroseconds: (try? DurationParser.microseconds(config.outageWindow.value)) ?? 0)
@@ -122,5 +123,49 @@ extension Runtime {
       objects: try objects(),
       local: LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
       legacy: try store())
+  }
+}
+
+// MARK: - S3 (issue 11): minimal wiring, to be replaced by the backend registry.
+
+extension Runtime {
+  /// The S3 bucket `--backend s3` names, from the AWS CLI's variables and shared files (see
+  /// `S3Settings.resolve` and `S3Credentials.resolve`), with rexstore's retry and timeout settings.
+  /// No local fallback yet: that comes with the fallback store over any remote.
+  /// `REXSTORE_S3_PART_SIZE` / `REXSTORE_S3_MULTIPART_THRESHOLD` (bytes, or with KiB/MiB/GiB) and
+  /// `REXSTORE_S3_CONDITIONAL_WRITES` (true/false: whether the server honours If-None-Match) tune it.
+  public func s3Store() throws(RexstoreError) -> S3ObjectStore {
+    let config = try config()
+    let readFile: (String) -> String? = { path in try? FileSystem.readSmallFile(path, limit: 1 << 20) }
+    // --bucket or a config file's bucket; GCS_BUCKET_NAME names the GCS bucket, not this one.
+    let bucket = config.bucket.flatMap { $0.source == "env:GCS_BUCKET_NAME" ? nil : $0.value }
+    var settings = try S3Settings.resolve(environment: environment, readFile: readFile, bucket: bucket)
+    let gcs = try config.gcsSettings(bucket: settings.bucket)
+    settings.retry = gcs.retry
+    settings.timeouts = gcs.timeouts
+    settings.spoolDirectory = gcs.spoolDirectory
+    settings.temporaryDirectory = gcs.temporaryDirectory
+    func size(_ name: String) throws(RexstoreError) -> Int? {
+      guard let text = environment[name], !text.isEmpty else { return nil }
+      guard let bytes = S3Settings.parseSize(text) else {
+        throw RexstoreError(.config, "\(name) must be a size in bytes (or with KiB, MiB, GiB), got '\(text)'")
+      }
+      return bytes
+    }
+    if let part = try size("REXSTORE_S3_PART_SIZE") {
+      settings.partSize = part
+      settings.multipartThreshold = part
+    }
+    if let threshold = try size("REXSTORE_S3_MULTIPART_THRESHOLD") { settings.multipartThreshold = threshold }
+    if let flag = environment["REXSTORE_S3_CONDITIONAL_WRITES"], !flag.isEmpty {
+      settings.conditionalWrites = ["1", "true", "yes"].contains(flag.lowercased())
+    }
+    if verbose {
+      let sink = stderr
+      let log = LineLog { line in try? sink.write(JSONValue.record(["request": .string(line)]).serialized(.compact) + "\n") }
+      settings.requestLog = { log($0) }
+    }
+    let credentials = try S3Credentials.require(environment: environment, readFile: readFile)
+    return try S3ObjectStore(settings: settings, credentials: credentials.credentials)
   }
 }

@@ -69,13 +69,14 @@ enum SignCommands {
 
   static let audio = CommandSpec(
     "audio", "sign", summary: "Print a V4 signed URL for a recording in the bucket",
-    discussion: discussion + "\nIt needs the GCS backend; on the local backend it fails with exit 69.",
+    discussion: discussion + "\nIt needs the GCS or S3 backend (on S3 a SigV4 presigned URL); on the local backend it fails with exit 69.",
     arguments: [ArgumentSpec("BLOB", help: "full object name, audio/USER/FILE")],
     options: options,
     examples: ["rexstore audio sign audio/u42/s7.mp3 --method GET --expires 15m"]
   ) { inv, rt throws(RexstoreError) in
     let blob = try AudioBlob(parsing: inv.argument(0))
     let config = try rt.config()
+    if config.effectiveBackend == "s3" { return .json(try S3Signing.signAudio(blob.name, inv, rt)) }
     guard config.effectiveBackend == "gcs" else {
       throw RexstoreError(
         .unavailable, "signed URLs need the GCS backend, and the configured backend is local",
@@ -210,6 +211,22 @@ enum S3Signing {
       credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: merged["aws_session_token"])
     }
     return try request.sign(with: credentials).json
+  }
+}
+
+extension S3Signing {
+  /// `audio sign` on the s3 backend (issue 11, minimal wiring): the configured bucket's presigned URL.
+  static func signAudio(_ name: String, _ inv: Invocation, _ rt: Runtime) throws(RexstoreError) -> JSONValue {
+    for option in ["content-type", "scheme", "style", "host", "region", "endpoint"] where inv.value(option) != nil {
+      throw RexstoreError.usage("--\(option) does not apply to audio sign on the s3 backend; the backend's settings are used")
+    }
+    let micros = try inv.duration("expires") ?? 3_600_000_000
+    guard micros % 1_000_000 == 0 else { throw RexstoreError.usage("--expires must be whole seconds") }
+    return try rt.s3Store().signedURL(
+      name, method: (inv.value("method") ?? "GET").uppercased(), expiresSeconds: micros / 1_000_000,
+      now: try inv.timestamp("at") ?? .now(), headers: try SignCommands.headerPairs(inv),
+      query: try SignCommands.queryPairs(inv)
+    ).json
   }
 }
 

@@ -9,6 +9,9 @@ public struct ObjectInfo: Sendable, Equatable {
   public var updated: Timestamp?
   /// GCS's generation number, which makes overwrites and deletes conditional; nil for local objects.
   public var generation: Int64? = nil
+  /// An opaque version token that makes overwrites and deletes conditional where the backend has no
+  /// generation (S3: the ETag, quotes included). The backend seam replaces `generation` with it.
+  public var version: String? = nil
   /// Set by a read: whether the bytes were checked against recorded checksums (false when none were
   /// recorded anywhere, e.g. a file the app wrote itself); nil for objects that were not read.
   public var verified: Bool? = nil

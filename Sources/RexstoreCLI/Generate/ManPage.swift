@@ -87,7 +87,7 @@ enum ManPage {
       .Fl \\-busy-timeout .
       .It Ev REXSTORE_BACKEND
       object backend
-      .Pq auto , gcs , local ,
+      .Pq auto , gcs , s3 , local ,
       as
       .Fl \\-backend .
       .It Ev ENABLE_GCS_STORAGE
@@ -128,6 +128,35 @@ enum ManPage {
       moves; the probe of
       .Cm health
       gets at most 10s.
+      .It Ev S3_BUCKET_NAME
+      the bucket of the
+      .Li s3
+      backend, unless
+      .Fl \\-bucket
+      names it.
+      .It Ev AWS_ACCESS_KEY_ID , Ev AWS_SECRET_ACCESS_KEY , Ev AWS_SESSION_TOKEN
+      S3 credentials; without them, the profile
+      .Ev AWS_PROFILE
+      (default
+      .Li default )
+      in
+      .Ev AWS_SHARED_CREDENTIALS_FILE
+      (default
+      .Pa ~/.aws/credentials ) ,
+      then in
+      .Ev AWS_CONFIG_FILE
+      (default
+      .Pa ~/.aws/config ) .
+      .It Ev AWS_REGION , Ev AWS_DEFAULT_REGION
+      the bucket's region (else the profile's, else us-east-1).
+      .It Ev AWS_ENDPOINT_URL_S3 , Ev AWS_ENDPOINT_URL
+      another S3 endpoint (MinIO, moto, GCS's XML API), addressed path-style.
+      .It Ev REXSTORE_S3_PART_SIZE , Ev REXSTORE_S3_MULTIPART_THRESHOLD
+      multipart part size and the size above which uploads are multipart (default 16MiB each).
+      .It Ev REXSTORE_S3_CONDITIONAL_WRITES
+      .Li true
+      when a non-AWS endpoint honours If-None-Match/If-Match (AWS is assumed to); otherwise a
+      create-only write checks with a HEAD first.
       .It Ev XDG_DATA_HOME , Ev XDG_CONFIG_HOME , Ev XDG_CACHE_HOME , Ev HOME
       locate the default data root, config file and token cache.
       .El

@@ -118,9 +118,14 @@ extension Runtime {
   /// the database for records rexstore 0.1 kept there (moved into the dossiers on first use).
   public func profiles() throws(RexstoreError) -> VoiceProfiles {
     let config = try config()
+    // S3 (issue 11, minimal wiring): profile records name only `gcs` or local storage until the
+    // backend seam lets them name any remote, so on the s3 backend profiles stay in the local root.
+    let samples: any ObjectStore = config.effectiveBackend == "s3"
+      ? LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
+      : try objects()
     return VoiceProfiles(
       dossiers: DossierDirectory(path: config.dossiers.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
-      objects: try objects(),
+      objects: samples,
       local: LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds)),
       legacy: try store())
   }

@@ -14,7 +14,13 @@ final class MotoServer {
   let logPath: String
   var endpoint: String { "http://127.0.0.1:\(port)" }
 
-  init(minimumPartSize: Int? = 256) throws {
+  /// The keys requests must be signed with: moto's own IAM user when it checks signatures.
+  private(set) var keyID = MotoServer.keyID
+  private(set) var secret = MotoServer.secret
+
+  /// `checkSignatures`: moto verifies every request's SigV4 signature against an IAM user made at
+  /// start (its first three requests are the set-up's, unauthenticated).
+  init(minimumPartSize: Int? = 256, checkSignatures: Bool = false) throws {
     try #require(FileManager.default.isExecutableFile(atPath: Self.tool), "no \(Self.tool): run 'make test'")
     port = try StorageServer.freePort()
     logPath = NSTemporaryDirectory() + "rexstore-moto-\(UUID().uuidString).log"
@@ -25,12 +31,33 @@ final class MotoServer {
     process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
     var environment = ProcessInfo.processInfo.environment
     if let minimumPartSize { environment["S3_UPLOAD_PART_MIN_SIZE"] = String(minimumPartSize) }
+    if checkSignatures { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3" }
     process.environment = environment
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = log
     process.standardError = log
     try process.run()
     try StorageServer.waitForHTTP(port: port, path: "/moto-api/", process: process)
+    if checkSignatures {
+      let scratch = Processes.Scratch()
+      let r = try python(
+        """
+        iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIDBOOT",
+                           aws_secret_access_key="boot")
+        iam.create_user(UserName="rex")
+        iam.put_user_policy(UserName="rex", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        k = iam.create_access_key(UserName="rex")["AccessKey"]
+        boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=k["AccessKeyId"],
+                     aws_secret_access_key=k["SecretAccessKey"]).create_bucket(Bucket=B)
+        print(k["AccessKeyId"], k["SecretAccessKey"])
+        """, in: scratch)
+      try #require(r.status == 0, "cannot set up moto's IAM user: \(r.stderr)")
+      let words = r.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+      try #require(words.count == 2)
+      (keyID, secret) = (words[0], words[1])
+      return
+    }
     let made = try Processes.run("/usr/bin/curl", ["-sf", "-X", "PUT", endpoint + "/" + Self.bucket], environment: [:])
     try #require(made.status == 0, "cannot create the bucket: \(made.stderr)")
   }
@@ -56,15 +83,14 @@ final class MotoServer {
       endpoint: endpoint, region: "us-east-1", bucket: Self.bucket, retry: RetryPolicy(attempts: 2, baseDelayMilliseconds: 10),
       multipartThreshold: threshold ?? partSize, partSize: partSize, conditionalWrites: conditionalWrites)
     settings.timeouts = HTTPTimeouts(connectMilliseconds: 3000, stallSeconds: 10, deadlineMilliseconds: 20_000)
-    return try S3ObjectStore(
-      settings: settings, credentials: AWSCredentials(accessKeyID: Self.keyID, secretAccessKey: Self.secret))
+    return try S3ObjectStore(settings: settings, credentials: AWSCredentials(accessKeyID: keyID, secretAccessKey: secret))
   }
 
   /// The environment that points the rexstore binary at this server: `--backend s3` by variable.
   func environment(_ scratch: Processes.Scratch) -> [String: String] {
     scratch.environment.merging([
       "REXSTORE_BACKEND": "s3", "S3_BUCKET_NAME": Self.bucket, "AWS_ENDPOINT_URL": endpoint,
-      "AWS_ACCESS_KEY_ID": Self.keyID, "AWS_SECRET_ACCESS_KEY": Self.secret, "AWS_REGION": "us-east-1",
+      "AWS_ACCESS_KEY_ID": keyID, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
       "REXSTORE_GCS_RETRY_DELAY": "10ms", "REXSTORE_GCS_TIMEOUT": "3s",
     ]) { $1 }
   }
@@ -75,7 +101,7 @@ final class MotoServer {
     let prelude = """
       import sys, boto3, hashlib, json
       s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
-                        aws_access_key_id="\(Self.keyID)", aws_secret_access_key="\(Self.secret)")
+                        aws_access_key_id="\(keyID)", aws_secret_access_key="\(secret)")
       B = "\(Self.bucket)"
 
       """
@@ -319,6 +345,90 @@ func code(_ body: () throws -> Void) -> ErrorCode? {
     var otherBucket = env
     otherBucket["S3_BUCKET_NAME"] = "no-such-bucket"
     #expect(try Processes.rexstore(["audio", "ls", "u1"], environment: otherBucket, in: scratch).status == 78)
+  }
+
+  /// moto checking every signature: rexstore's requests (single and multipart uploads, HEAD, GET,
+  /// listings, conditional deletes) are all accepted, and a wrong secret is refused (77).
+  @Test func signaturesAreAcceptedByAServerThatChecksThem() throws {
+    let server = try MotoServer(checkSignatures: true)
+    let scratch = Processes.Scratch()
+    var env = server.environment(scratch)
+    env["REXSTORE_S3_PART_SIZE"] = "64KiB"
+    let small = try randomFile(scratch, "a b+c.wav", size: 1000)
+    let big = try randomFile(scratch, "big.wav", size: 200_000)
+    for file in [small, big] {
+      let put = try Processes.rexstore(["audio", "put", "u1", file], environment: env, in: scratch)
+      #expect(put.status == 0, "\(put.stderr)")
+      #expect(try Processes.rexstore(["audio", "put", "u1", file, "--force"], environment: env, in: scratch).status == 0)
+    }
+    let ls = try Processes.rexstore(["audio", "ls", "u1"], environment: env, in: scratch)
+    #expect(ls.status == 0, "\(ls.stderr)")
+    #expect(try jsonObject(ls.stdout)["count"] as? Int == 2)
+    let out = scratch.path + "/copy.wav"
+    let get = try Processes.rexstore(["audio", "get", "audio/u1/big.wav", "-o", out], environment: env, in: scratch)
+    #expect(get.status == 0, "\(get.stderr)")
+    #expect(FileManager.default.contentsEqual(atPath: out, andPath: big))
+    // (moto's signature checking answers 500 to presigned URLs, botocore's too: those are checked
+    // against botocore in audioSignIsBotocoresPresignedURL.)
+    #expect(try Processes.rexstore(["audio", "rm", "audio/u1/a b+c.wav"], environment: env, in: scratch).status == 0)
+
+    var wrong = env
+    wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+    let refused = try Processes.rexstore(["audio", "ls", "u1"], environment: wrong, in: scratch)
+    #expect(refused.status == 77)
+    #expect(refused.stderr.contains("SignatureDoesNotMatch"))
+    #expect(!refused.stderr.contains("not-the-secret"))
+  }
+
+  /// A profile's samples as a group (replaceGroup/finish/undo, deleteGroup), as voice profiles use them.
+  @Test func groupsReplaceUndoAndDelete() throws {
+    let server = try MotoServer()
+    let store = try server.store()
+    let directory = "voice_profiles/u1/calm"
+    func members(_ contents: [[UInt8]]) throws -> [GroupMember] {
+      try contents.enumerated().map { i, bytes in
+        GroupMember(name: "\(directory)/sample_\(i).wav", source: try source(bytes), contentType: "audio/wav")
+      }
+    }
+    func read(_ name: String) throws -> [UInt8]? {
+      let sink = BytesSink()
+      return try store.get(name, into: sink).map { _ in sink.bytes }
+    }
+    let old: [[UInt8]] = [[1, 1], [2, 2], [3, 3]]
+    try store.replaceGroup(directory: directory, members: try members(old)).finish()
+    #expect(try store.listAll(prefix: directory + "/").map(\.name) == (0..<3).map { "\(directory)/sample_\($0).wav" })
+
+    // Replaced, then undone (the record could not be committed): the old set is back, byte for byte.
+    let undone = try store.replaceGroup(directory: directory, members: try members([[7], [8]]))
+    #expect(try read("\(directory)/sample_0.wav") == [7])
+    undone.undo()
+    for (i, bytes) in old.enumerated() { #expect(try read("\(directory)/sample_\(i).wav") == bytes) }
+
+    // Replaced with fewer samples and finished: the stale one is gone.
+    let replaced = try store.replaceGroup(directory: directory, members: try members([[9, 9, 9], [10]]))
+    #expect(try store.listAll(prefix: directory + "/").count == 3)
+    replaced.finish()
+    #expect(try store.listAll(prefix: directory + "/").map(\.name) == ["\(directory)/sample_0.wav", "\(directory)/sample_1.wav"])
+    #expect(try read("\(directory)/sample_0.wav") == [9, 9, 9])
+    #expect(try read("\(directory)/sample_1.wav") == [10])
+    #expect(try !store.repairGroup(directory: directory, toMatch: [], reread: { nil }))
+
+    #expect(try store.deleteGroup(directory: directory) == 2)
+    #expect(try store.listAll(prefix: directory + "/").isEmpty)
+  }
+
+  /// Until profile records can name any remote (the backend seam), profiles on the s3 backend stay
+  /// in the local root, recorded as `local` (what the app reads from its directory); the bucket is untouched.
+  @Test func profilesStayLocalOnS3ForNow() throws {
+    let server = try MotoServer()
+    let scratch = Processes.Scratch()
+    let env = server.environment(scratch)
+    let sample = try randomFile(scratch, "s.wav", size: 100)
+    let r = try Processes.rexstore(["profile", "store", "u1", "calm", sample], environment: env, in: scratch)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(try jsonObject(r.stdout)["storage"] as? String == "local")
+    #expect(try server.store().listAll(prefix: "").isEmpty)
+    #expect(FileManager.default.contentsEqual(atPath: scratch.path + "/data/objects/voice_profiles/u1/calm/sample_0.wav", andPath: sample))
   }
 
   /// rexstore and boto3 read each other's objects: the same bytes, content type and checksums.

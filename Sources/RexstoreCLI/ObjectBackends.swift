@@ -137,7 +137,8 @@ extension Runtime {
   /// The S3 bucket `--backend s3` names, from the AWS CLI's variables and shared files (see
   /// `S3Settings.resolve` and `S3Credentials.resolve`), with rexstore's retry and timeout settings.
   /// No local fallback yet: that comes with the fallback store over any remote.
-  /// `REXSTORE_S3_PART_SIZE` / `REXSTORE_S3_MULTIPART_THRESHOLD` (bytes, or with KiB/MiB/GiB) and
+  /// `REXSTORE_S3_PART_SIZE` / `REXSTORE_S3_MULTIPART_THRESHOLD` (bytes, or with KiB/MiB/GiB),
+  /// `REXSTORE_S3_PART_CONCURRENCY` (parts on the wire at once) and
   /// `REXSTORE_S3_CONDITIONAL_WRITES` (true/false: whether the server honours If-None-Match) tune it.
   public func s3Store() throws(RexstoreError) -> S3ObjectStore {
     let config = try config()
@@ -162,6 +163,12 @@ extension Runtime {
       settings.multipartThreshold = part
     }
     if let threshold = try size("REXSTORE_S3_MULTIPART_THRESHOLD") { settings.multipartThreshold = threshold }
+    if let text = environment["REXSTORE_S3_PART_CONCURRENCY"], !text.isEmpty {
+      guard let width = Int(text), (1...64).contains(width) else {
+        throw RexstoreError(.config, "REXSTORE_S3_PART_CONCURRENCY must be a whole number from 1 to 64, got '\(text)'")
+      }
+      settings.partConcurrency = width
+    }
     if let flag = environment["REXSTORE_S3_CONDITIONAL_WRITES"], !flag.isEmpty {
       settings.conditionalWrites = ["1", "true", "yes"].contains(flag.lowercased())
     }

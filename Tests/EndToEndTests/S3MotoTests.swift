@@ -77,12 +77,13 @@ final class MotoServer {
 
   /// A store on this server, built in-process (settings as tests want them).
   func store(
-    partSize: Int = S3Settings.defaultPartSize, threshold: Int? = nil, conditionalWrites: Bool = true
+    partSize: Int = S3Settings.defaultPartSize, threshold: Int? = nil, conditionalWrites: Bool = true, partConcurrency: Int = 4
   ) throws -> S3ObjectStore {
     var settings = S3Settings(
       endpoint: endpoint, region: "us-east-1", bucket: Self.bucket, retry: RetryPolicy(attempts: 2, baseDelayMilliseconds: 10),
       multipartThreshold: threshold ?? partSize, partSize: partSize, conditionalWrites: conditionalWrites)
     settings.timeouts = HTTPTimeouts(connectMilliseconds: 3000, stallSeconds: 10, deadlineMilliseconds: 20_000)
+    settings.partConcurrency = partConcurrency
     return try S3ObjectStore(settings: settings, credentials: AWSCredentials(accessKeyID: keyID, secretAccessKey: secret))
   }
 
@@ -244,12 +245,16 @@ func code(_ body: () throws -> Void) -> ErrorCode? {
     #expect(got.verified == true)
     #expect(got.crc32c == put.crc32c)
     #expect(try server.openUploads(in: Processes.Scratch()).isEmpty)
-    // A threshold above the part size: the buffer holds more than a part, and still every byte arrives.
-    let wide = try server.store(partSize: 64 * 1024, threshold: 200 * 1024)
-    _ = try wide.put("audio/u1/wide.wav", from: try source(bytes), contentType: "audio/wav", overwrite: false)
-    let wideSink = BytesSink()
-    #expect(try wide.get("audio/u1/wide.wav", into: wideSink)?.verified == true)
-    #expect(wideSink.bytes == bytes)
+    // A threshold above the part size (a buffer holds more than a part), one part at a time and many:
+    // every byte arrives, in order.
+    for (threshold, width) in [(200 * 1024, 4), (200 * 1024, 1), (64 * 1024, 1), (64 * 1024, 8)] {
+      let other = try server.store(partSize: 64 * 1024, threshold: threshold, partConcurrency: width)
+      let name = "audio/u1/t\(threshold)-w\(width).wav"
+      _ = try other.put(name, from: try source(bytes), contentType: "audio/wav", overwrite: false)
+      let otherSink = BytesSink()
+      #expect(try other.get(name, into: otherSink)?.verified == true, "\(threshold) \(width)")
+      #expect(otherSink.bytes == bytes, "\(threshold) \(width)")
+    }
   }
 
   /// A multipart upload that cannot complete is aborted: no parts are left behind, no object appears.

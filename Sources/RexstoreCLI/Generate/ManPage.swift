@@ -153,6 +153,8 @@ enum ManPage {
       another S3 endpoint (MinIO, moto, GCS's XML API), addressed path-style.
       .It Ev REXSTORE_S3_PART_SIZE , Ev REXSTORE_S3_MULTIPART_THRESHOLD
       multipart part size and the size above which uploads are multipart (default 16MiB each).
+      .It Ev REXSTORE_S3_PART_CONCURRENCY
+      parts of one upload sent at once, each holding a part in memory (default 4).
       .It Ev REXSTORE_S3_CONDITIONAL_WRITES
       .Li true
       when a non-AWS endpoint honours If-None-Match/If-Match (AWS is assumed to); otherwise a

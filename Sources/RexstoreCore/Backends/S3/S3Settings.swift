@@ -19,6 +19,8 @@ public struct S3Settings: Sendable {
   public var multipartThreshold: Int
   /// The size of each part but the last (AWS's minimum is 5 MiB, except for the last part).
   public var partSize: Int
+  /// How many parts of one multipart upload are on the wire at once (each holds a part in memory).
+  public var partConcurrency: Int = 4
   /// How many profile samples upload at once.
   public var parallelUploads: Int
   /// Whether the server honours `If-None-Match: *` / `If-Match` on writes. AWS does (since 2024); for

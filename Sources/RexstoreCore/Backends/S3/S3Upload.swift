@@ -1,7 +1,8 @@
 /// One object upload: a single PUT up to `multipartThreshold` (Content-MD5 and CRC32C checked by the
 /// server), a multipart upload above it, part by part, each part with its own CRC32C, and the
-/// whole object's CRC32C (`FULL_OBJECT`) on completion. Any failure after the upload started aborts it,
-/// so no invisible parts are left to be billed. Memory: one part, whatever the object's size.
+/// whole object's CRC32C (`FULL_OBJECT`) on completion, `partConcurrency` parts at a time. Any failure
+/// after the upload started aborts it, so no invisible parts are left to be billed. Memory:
+/// `partConcurrency` parts, whatever the object's size.
 struct S3Upload {
   /// The precondition of the write.
   enum Condition: Equatable {
@@ -126,41 +127,94 @@ struct S3Upload {
 
   // MARK: - Multipart
 
+  /// Parts go up `partConcurrency` at a time, each from its own buffer on its own connection and
+  /// thread; the next part is read (and its CRC32C computed) while earlier ones are on the wire.
   private func multipart(
     _ source: ByteSource, buffer: UnsafeMutableRawBufferPointer, filled initial: Int
   ) throws(RexstoreError) -> ObjectInfo {
     let uploadID = try start()
+    let settings = client.settings
+    let partSize = settings.partSize
+    let width = max(1, settings.partConcurrency)
+    // Every slot as big as the first buffer: what is left after a part always fits the next one.
+    var slots = [buffer]
+    var clients = [client]
+    defer { for slot in slots.dropFirst() { slot.deallocate() } }
+    let results = PartResults()
+    var running: [(slot: Int, handle: Threads.Handle)] = []
     do throws(RexstoreError) {
-      let partSize = client.settings.partSize
+      var current = 0
       var filled = initial
       var whole = ObjectHasher()
-      var parts: [(number: Int, etag: String, crc32c: String)] = []
+      var number = 0
       var size: Int64 = 0
       while true {
-        // Top the buffer up to a part and one byte more (which tells whether this part is the last).
-        filled = try S3Upload.fill(buffer, from: source, at: filled, upTo: max(filled, partSize + 1))
+        // Top the slot up to a part and one byte more (which tells whether this part is the last).
+        filled = try S3Upload.fill(slots[current], from: source, at: filled, upTo: max(filled, partSize + 1))
         let length = min(filled, partSize)
-        let part = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+        let part = UnsafeRawBufferPointer(rebasing: slots[current][0..<length])
         var hasher = ObjectHasher()
         hasher.updateCRC(part)
         whole.updateCRC(part)
         let crc = hasher.finalize().crc32c
-        let number = parts.count + 1
-        let etag = try sendPart(uploadID, number: number, part, crc32c: crc)
-        parts.append((number, etag, crc))
+        number += 1
         size += Int64(length)
-        // Move what is left (the spare byte, or more when the threshold exceeds the part size) to the front.
+        let job = Unchecked((self, clients[current], part, number, crc, uploadID))
+        running.append((current, Threads.spawn {
+          let (upload, client, part, number, crc, uploadID) = job.value
+          do throws(RexstoreError) {
+            results.record(number, .success((try upload.sendPart(client, uploadID, number: number, part, crc32c: crc), crc)))
+          } catch {
+            results.record(number, .failure(error))
+          }
+        }))
         let rest = filled - length
-        if rest > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + length, byteCount: rest) }
+        if rest == 0 { break }
+        // The next slot: a new one while fewer than `width` exist, else the oldest once its part is sent.
+        let next: Int
+        if slots.count < width {
+          slots.append(UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 64))
+          clients.append(try client.sibling())
+          next = slots.count - 1
+        } else {
+          let oldest = running.removeFirst()
+          oldest.handle.join()
+          next = oldest.slot
+        }
+        if let error = results.firstError { throw error }
+        slots[next].baseAddress!.copyMemory(from: slots[current].baseAddress! + length, byteCount: rest)
         filled = rest
-        if filled == 0 { break }
+        current = next
       }
-      let sums = whole.finalize()
-      return try complete(uploadID, parts: parts, sums: sums, size: size)
+      for job in running { job.handle.join() }
+      running = []
+      if let error = results.firstError { throw error }
+      let parts = results.parts.sorted { $0.key < $1.key }.map { (number: $0.key, etag: $0.value.etag, crc32c: $0.value.crc32c) }
+      return try complete(uploadID, parts: parts, sums: whole.finalize(), size: size)
     } catch {
+      for job in running { job.handle.join() }
       abort(uploadID)
       throw error
     }
+  }
+
+  /// What the part threads report, under a lock.
+  private final class PartResults: @unchecked Sendable {
+    private let lock = Mutex()
+    private var done: [Int: (etag: String, crc32c: String)] = [:]
+    private var failure: RexstoreError?
+
+    func record(_ number: Int, _ result: Result<(String, String), RexstoreError>) {
+      lock.locked {
+        switch result {
+        case .success(let (etag, crc)): done[number] = (etag, crc)
+        case .failure(let error): if failure == nil { failure = error }
+        }
+      }
+    }
+
+    var firstError: RexstoreError? { lock.locked { failure } }
+    var parts: [Int: (etag: String, crc32c: String)] { lock.locked { done } }
   }
 
   private func start() throws(RexstoreError) -> String {
@@ -179,7 +233,7 @@ struct S3Upload {
   }
 
   private func sendPart(
-    _ uploadID: String, number: Int, _ part: UnsafeRawBufferPointer, crc32c: String
+    _ client: S3Client, _ uploadID: String, number: Int, _ part: UnsafeRawBufferPointer, crc32c: String
   ) throws(RexstoreError) -> String {
     let response = try client.send("\(what) (part \(number))") {
       client.request(

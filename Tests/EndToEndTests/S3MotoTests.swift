@@ -231,6 +231,27 @@ func code(_ body: () throws -> Void) -> ErrorCode? {
     #expect(emptySink.bytes.isEmpty)
   }
 
+  /// Virtual-host addressing (`BUCKET.HOST`), as on AWS: moto serves `rex-bucket.localhost:PORT`
+  /// (curl resolves any `*.localhost` to the loopback address).
+  @Test func virtualHostAddressing() throws {
+    let server = try MotoServer()
+    var settings = S3Settings(
+      endpoint: "http://localhost:\(server.port)", region: "us-east-1", bucket: MotoServer.bucket, addressing: .virtual,
+      retry: RetryPolicy(attempts: 2, baseDelayMilliseconds: 10), partSize: 64 * 1024)
+    settings.timeouts = HTTPTimeouts(connectMilliseconds: 3000, stallSeconds: 10, deadlineMilliseconds: 20_000)
+    let store = try S3ObjectStore(settings: settings, credentials: AWSCredentials(accessKeyID: "AKIDV", secretAccessKey: "v"))
+    #expect(settings.origin.host == "rex-bucket.localhost:\(server.port)")
+    let bytes = randomBytes(150_000)
+    _ = try store.put("audio/u1/v w.wav", from: try source(bytes), contentType: "audio/wav", overwrite: false)
+    let sink = BytesSink()
+    #expect(try store.get("audio/u1/v w.wav", into: sink)?.verified == true)
+    #expect(sink.bytes == bytes)
+    #expect(try store.listAll(prefix: "audio/").map(\.name) == ["audio/u1/v w.wav"])
+    // The path-style store on the same server sees the same object.
+    #expect(try server.store().stat("audio/u1/v w.wav")?.size == 150_000)
+    #expect(try store.delete("audio/u1/v w.wav"))
+  }
+
   @Test func multipartUploadWithSmallPartsIsVerified() throws {
     let server = try MotoServer()
     let store = try server.store(partSize: 64 * 1024)

@@ -217,6 +217,31 @@ import Testing
     #expect(S3XML.parse(Array("<a><b>".utf8)) == nil)
   }
 
+  /// S3's answers mapped to rexstore's errors, and which of them are worth another try.
+  @Test func errorsAndRetries() throws {
+    let client = try S3Client(settings: S3Settings(endpoint: "http://127.0.0.1:1", region: "us-east-1", bucket: "rex-audio"), credentials: nil)
+    func response(_ status: Int, _ code: String?, headers: [String: String] = [:]) -> HTTPResponse {
+      let body = code.map { "<?xml version=\"1.0\"?><Error><Code>\($0)</Code><Message>m</Message></Error>" } ?? ""
+      return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+    }
+    let cases: [(Int, String?, ErrorCode)] = [
+      (404, "NoSuchBucket", .config), (404, "NoSuchKey", .notFound), (403, "AccessDenied", .permissionDenied),
+      (403, "SignatureDoesNotMatch", .permissionDenied), (301, "PermanentRedirect", .config),
+      (400, "AuthorizationHeaderMalformed", .config), (412, "PreconditionFailed", .conflict), (409, "ConditionalRequestConflict", .conflict),
+      (503, "SlowDown", .rateLimited), (429, nil, .rateLimited), (500, "InternalError", .unavailable), (400, "InvalidArgument", .invalidInput),
+    ]
+    for (status, code, expected) in cases {
+      #expect(client.failure("x", response(status, code)).code == expected, "\(status) \(code ?? "")")
+    }
+    #expect(client.failure("x", response(301, "PermanentRedirect", headers: ["x-amz-bucket-region": "eu-west-1"])).message.contains("eu-west-1"))
+    for (status, code) in [(500, "InternalError"), (503, "SlowDown"), (408, nil), (429, nil), (400, "RequestTimeout")] {
+      #expect(S3Client.isRetryable(response(status, code)), "\(status)")
+    }
+    for (status, code) in [(400, "InvalidArgument"), (403, "AccessDenied"), (404, "NoSuchKey"), (412, "PreconditionFailed"), (200, nil)] {
+      #expect(!S3Client.isRetryable(response(status, code)), "\(status)")
+    }
+  }
+
   /// The same request signed twice with a pinned clock gives the same Authorization, which names
   /// every header sent, and a session token is signed.
   @Test func headerSigningCoversWhatIsSent() {

@@ -195,21 +195,10 @@ enum S3Signing {
     // Checked before any credential is read: a bad request never depends on the credentials.
     try request.validate()
 
-    let credentials: AWSCredentials
-    if let id = setting("AWS_ACCESS_KEY_ID"), let secret = setting("AWS_SECRET_ACCESS_KEY") {
-      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: setting("AWS_SESSION_TOKEN"))
-    } else {
-      let file = expand(setting("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials")
-      let section = try INIFile.section(path: file, name: profile, required: false)
-      // The config file may hold keys too (the AWS CLI reads them there as well); credentials file first.
-      let merged = section.merging(profileConfig) { first, _ in first }
-      guard let id = merged["aws_access_key_id"], let secret = merged["aws_secret_access_key"] else {
-        throw RexstoreError(
-          .unavailable, "signing s3:// URLs needs AWS credentials and none were found for profile '\(profile)'",
-          hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials")
-      }
-      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: merged["aws_session_token"])
-    }
+    // The same resolution as the s3 backend's (environment, then the profile in the shared files).
+    let credentials = try S3Credentials.require(
+      environment: env, readFile: { path in try? FileSystem.readSmallFile(path, limit: 1 << 20) }
+    ).credentials
     return try request.sign(with: credentials).json
   }
 }

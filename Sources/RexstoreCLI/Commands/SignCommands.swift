@@ -1,4 +1,3 @@
-import Foundation
 import RexstoreCore
 
 /// `rexstore sign gs://BUCKET/OBJECT` and `rexstore audio sign BLOB`: V4 signed URLs from a
@@ -47,7 +46,7 @@ enum SignCommands {
     ]
   ) { inv, rt throws(RexstoreError) in
     let url = inv.argument(0)
-    let schemes = Backends.registered.filter { $0.sign != nil }.map(\.scheme) + (Backends.forScheme("s3") == nil ? ["s3"] : [])
+    let schemes = Backends.registered.filter { $0.sign != nil }.map(\.scheme)
     let expected = schemes.map { "\($0)://BUCKET/OBJECT" }.joined(separator: " or ")
     guard let range = url.firstRange(of: "://") else { throw RexstoreError.usage("expected \(expected), got '\(url)'") }
     let scheme = String(url[..<range.lowerBound])
@@ -58,8 +57,6 @@ enum SignCommands {
     let object = String(rest.dropFirst(bucket.count + 1))
     guard !bucket.isEmpty else { throw RexstoreError.usage("expected \(expected), got '\(url)'") }
     guard let registration = Backends.forScheme(scheme), let sign = registration.sign else {
-      // Until the S3 backend registers, s3:// URLs are presigned here.
-      if scheme == "s3", !object.isEmpty { return .json(try S3Signing.sign(bucket: bucket, key: object, inv, rt)) }
       throw RexstoreError.usage("expected \(expected), got '\(url)'")
     }
     let config = try rt.config()
@@ -120,82 +117,5 @@ enum SignCommands {
       query.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
     }
     return query
-  }
-}
-
-/// `sign s3://BUCKET/KEY`: the AWS settings under the names the AWS CLI and SDKs use.
-enum S3Signing {
-  static func sign(bucket: String, key: String, _ inv: Invocation, _ rt: Runtime) throws(RexstoreError) -> JSONValue {
-    for name in ["content-type", "scheme"] where inv.value(name) != nil {
-      throw RexstoreError.usage("--\(name) applies to gs:// URLs only; use --header content-type:TYPE or --endpoint")
-    }
-    let micros = try inv.duration("expires") ?? 3_600_000_000
-    guard micros % 1_000_000 == 0 else { throw RexstoreError.usage("--expires must be whole seconds") }
-    let styleName = inv.value("style") ?? "virtual"
-    guard let style = S3PresignRequest.Style(rawValue: styleName) else {
-      throw RexstoreError.usage("--style must be path or virtual for s3://, got '\(styleName)'")
-    }
-    let env = rt.environment
-    func setting(_ names: String...) -> String? {
-      for name in names { if let v = env[name], !v.isEmpty { return v } }
-      return nil
-    }
-    let home = env["HOME"] ?? ""
-    func expand(_ path: String) -> String { path.hasPrefix("~/") ? home + path.dropFirst() : path }
-    let profile = setting("AWS_PROFILE") ?? "default"
-    let configFile = expand(setting("AWS_CONFIG_FILE") ?? "~/.aws/config")
-    let profileConfig = try INIFile.section(
-      path: configFile, name: profile == "default" ? "default" : "profile \(profile)", required: false)
-
-    var endpoint = inv.value("endpoint") ?? inv.value("host") ?? setting("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-    if let given = endpoint, !given.contains("://") { endpoint = "https://" + given }
-    let region = inv.value("region") ?? setting("AWS_REGION", "AWS_DEFAULT_REGION") ?? profileConfig["region"] ?? "us-east-1"
-    let request = S3PresignRequest(
-      bucket: bucket, key: key, method: (inv.value("method") ?? "GET").uppercased(), expiresSeconds: micros / 1_000_000,
-      at: try inv.timestamp("at") ?? .now(), region: region, headers: try SignCommands.headerPairs(inv),
-      query: try SignCommands.queryPairs(inv), style: style, endpoint: endpoint)
-    // Checked before any credential is read: a bad request never depends on the credentials.
-    try request.validate()
-
-    let credentials: AWSCredentials
-    if let id = setting("AWS_ACCESS_KEY_ID"), let secret = setting("AWS_SECRET_ACCESS_KEY") {
-      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: setting("AWS_SESSION_TOKEN"))
-    } else {
-      let file = expand(setting("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials")
-      let section = try INIFile.section(path: file, name: profile, required: false)
-      // The config file may hold keys too (the AWS CLI reads them there as well); credentials file first.
-      let merged = section.merging(profileConfig) { first, _ in first }
-      guard let id = merged["aws_access_key_id"], let secret = merged["aws_secret_access_key"] else {
-        throw RexstoreError(
-          .unavailable, "signing s3:// URLs needs AWS credentials and none were found for profile '\(profile)'",
-          hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials")
-      }
-      credentials = AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: merged["aws_session_token"])
-    }
-    return try request.sign(with: credentials).json
-  }
-}
-
-/// The AWS shared credentials/config format: `[section]` lines and `key = value` lines, `#`/`;` comments.
-enum INIFile {
-  static func section(path: String, name: String, required: Bool) throws(RexstoreError) -> [String: String] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      if required { throw RexstoreError(.noInput, "cannot read '\(path)'") }
-      return [:]
-    }
-    var current: String?
-    var out: [String: String] = [:]
-    for raw in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
-      let line = raw.trimmingCharacters(in: .whitespaces)
-      if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-      if line.hasPrefix("["), line.hasSuffix("]") {
-        current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-        continue
-      }
-      guard current == name, let eq = line.firstIndex(of: "=") else { continue }
-      let key = line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-      out[key] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-    }
-    return out
   }
 }

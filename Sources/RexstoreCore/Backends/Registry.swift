@@ -2,5 +2,6 @@
 public enum Backends {
   public static let registered: [BackendRegistration] = [
     GCSBackend.registration,
+    S3Backend.registration,
   ]
 }

@@ -59,10 +59,34 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
       context.fallback(over: try context.gcsStore(on: .fakeGCS))
     },
     ConformanceBackend(
+      name: "s3@moto", capabilities: Capabilities(writesTo: "s3", deleteListedIsVersionExact: true, knownIssues: S3Rows.knownIssues)
+    ) { context in
+      StoreUnderTest(try context.s3Store())
+    },
+    ConformanceBackend(
+      name: "fallback(s3 up)",
+      capabilities: Capabilities(writesTo: "s3", deleteListedIsVersionExact: true, twoPlaces: true, knownIssues: S3Rows.knownIssues)
+    ) { context in
+      context.fallback(over: try context.s3Store())
+    },
+    ConformanceBackend(
       name: "fallback(gcs down)", capabilities: Capabilities(writesTo: "local", remoteAnswers: false, twoPlaces: true)
     ) { context in
       context.fallback(over: try context.unreachableGCSStore(), down: true)
     },
+  ]
+}
+
+/// What the S3 rows fall short of today (found when they were added; to be worked off).
+enum S3Rows {
+  static let noCRC = """
+    S3 on moto: the ObjectInfo of a put and of a stat (HEAD with x-amz-checksum-mode: ENABLED) carries \
+    no crc32c, so it does not describe the object fully; reads still verify (verified: true). Whether \
+    moto's HEAD or rexstore's header parsing drops it is not established yet
+    """
+  static let knownIssues: [ConformanceCase: String] = [
+    .roundTrip: noCRC, .unicodeNames: noCRC, .awkwardNames: noCRC, .emptyObject: noCRC,
+    .bigObject: noCRC + "; and a multipart object has no MD5 (its ETag is not one), as the README says",
   ]
 }
 
@@ -165,6 +189,21 @@ final class ConformanceContext: @unchecked Sendable {
     return try GCSObjectStore(settings: settings(endpoint: server.endpoint, bucket: bucket), tokens: nil)
   }
 
+  /// An S3 store on a new, empty bucket of the suite's moto server.
+  func s3Store() throws -> S3ObjectStore {
+    let moto = try servers.moto()
+    let bucket = "conformance-" + UUID().uuidString.lowercased().prefix(18)
+    let made = try Processes.run("/usr/bin/curl", ["-sf", "-X", "PUT", moto.endpoint + "/" + bucket], environment: [:])
+    try #require(made.status == 0, "cannot create bucket \(bucket): \(made.stderr)")
+    var settings = S3Settings(
+      endpoint: moto.endpoint, region: "us-east-1", bucket: String(bucket), retry: RetryPolicy(attempts: 2, baseDelayMilliseconds: 10),
+      conditionalWrites: true)
+    settings.timeouts = HTTPTimeouts(connectMilliseconds: 3000, stallSeconds: 20, deadlineMilliseconds: 60_000)
+    settings.spoolDirectory = scratch.path + "/spool"
+    return try S3ObjectStore(
+      settings: settings, credentials: AWSCredentials(accessKeyID: MotoServer.keyID, secretAccessKey: MotoServer.secret))
+  }
+
   /// A GCS store whose endpoint refuses connections (a port just taken back from the kernel).
   func unreachableGCSStore() throws -> GCSObjectStore {
     let port = try StorageServer.freePort()
@@ -184,7 +223,17 @@ final class ServerPool: @unchecked Sendable {
   private let lock = NSLock()
   private var servers: [Emulator: StorageServer] = [:]
   private var big: Content?
+  private var motoServer: MotoServer?
   let directory = Processes.Scratch()
+
+  func moto() throws -> MotoServer {
+    try lock.withLock {
+      if let motoServer { return motoServer }
+      let started = try MotoServer()
+      motoServer = started
+      return started
+    }
+  }
 
   func server(_ emulator: Emulator) throws -> StorageServer {
     try lock.withLock {
@@ -215,6 +264,7 @@ final class ServerPool: @unchecked Sendable {
   func stopAll() {
     lock.withLock {
       servers.removeAll()
+      motoServer = nil
       big = nil
     }
   }

@@ -70,6 +70,29 @@ import Testing
     #expect(try stored()["audio/u2/y.wav"] != nil)
   }
 
+  /// Review (session 14) #1: a create-only put that fell back while GCS was out, of a name GCS already
+  /// held, is not a newer version of it: `migrate` reports a conflict and keeps both, instead of
+  /// replacing the bucket's object (which no --force ever allowed).
+  @Test func aCreateOnlyPutThatFellBackNeverReplacesTheBucketsObject() throws {
+    let original = try write("the original", "o.wav")
+    #expect(try rexstore(["audio", "put", "u1", original, "--name", "a.wav"]).status == 0)
+    let before = try stored()["audio/u1/a.wav"]
+    #expect(before != nil)
+    try server.faults(#"[{"path_contains":"/","times":1000,"action":{"status":503}}]"#)
+    usleep(20_000)
+    let other = try write("another take", "x.wav")
+    let fell = try rexstore(["audio", "put", "u1", other, "--name", "a.wav"])
+    #expect(fell.status == 0)
+    #expect(try jsonObject(fell.stdout)["backend"] as? String == "local")
+    try server.http("DELETE", "/_stub/faults")
+    let migrate = try rexstore(["migrate", "--delete-local"])
+    #expect(migrate.status == 65, "\(migrate.stdout)\(migrate.stderr)")
+    #expect(((try jsonObject(migrate.stdout)["items"] as? [[String: Any]])?.first?["action"] as? String) == "failed")
+    // The bucket still holds the original; the local copy is kept for the operator to choose.
+    #expect(try stored()["audio/u1/a.wav"] == before)
+    #expect(FileManager.default.fileExists(atPath: scratch.path + "/data/objects/audio/u1/a.wav"))
+  }
+
   /// Review #3: a write that fell back is what later reads return, and it blocks a create-only put.
   @Test func theNewestCopyWinsAcrossBackends() throws {
     let v1 = try write("version one", "f.wav")

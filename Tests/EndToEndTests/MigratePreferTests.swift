@@ -23,7 +23,8 @@ import Testing
     Thread.sleep(forTimeInterval: 0.05)
     // Then locally (as if written during an outage): both.wav is newer here.
     #expect(try local(["audio", "put", "u1", v1, "--name", "same.wav"]).status == 0)
-    #expect(try local(["audio", "put", "u1", v1, "--name", "both.wav"]).status == 0)
+    // (--force: a put that was allowed to replace the name; only such a copy replaces an older remote one.)
+    #expect(try local(["audio", "put", "u1", v1, "--name", "both.wav", "--force"]).status == 0)
     #expect(try local(["audio", "put", "u1", v1, "--name", "new.wav"]).status == 0)
     // And newer in the bucket: remote.wav.
     #expect(try local(["audio", "put", "u1", v1, "--name", "remote.wav"]).status == 0)

@@ -81,8 +81,10 @@ public final class LocalObjectStore: ObjectStore {
     let temp = FileSystem.temporaryName(for: base)
     do throws(RexstoreError) {
       let written = try writeFile(in: dir, temp, from: source, contentType: contentType)
+      var entry = written.entry
+      entry.replaces = overwrite
       // The sidecar goes in before the object: a crash never leaves the object without it.
-      try writeSidecar(in: dir, for: base, adding: written.entry, keepOthers: true)
+      try writeSidecar(in: dir, for: base, adding: entry, keepOthers: true)
       if overwrite {
         // renameat replaces the name itself; a link planted since the check above is replaced, not followed.
         guard dir.rename(temp, to: base) else { throw systemError("cannot rename into", path: path(name)) }
@@ -178,9 +180,14 @@ public final class LocalObjectStore: ObjectStore {
     /// The file's modification time (microseconds) when its checksums were recorded: a file the app
     /// rewrote in place since (same inode, new mtime) has stale checksums, not damage.
     var modified: Int64?
+    /// Written by a put that was allowed to replace the name (`--force`): only such a copy may later
+    /// replace the remote's when `migrate` moves it up. A create-only put that fell back while the
+    /// remote was out could not know the remote already held the name.
+    var replaces = false
 
     var line: String {
-      "ino=\(inode) size=\(size) md5=\(md5) crc32c=\(crc32c)" + (modified.map { " mtime=\($0)" } ?? "") + "\n"
+      "ino=\(inode) size=\(size) md5=\(md5) crc32c=\(crc32c)" + (modified.map { " mtime=\($0)" } ?? "")
+        + (replaces ? " replaces=1" : "") + "\n"
     }
 
     init(inode: UInt64, size: Int64, md5: String, crc32c: String, modified: Int64? = nil) {
@@ -201,6 +208,7 @@ public final class LocalObjectStore: ObjectStore {
         let md5 = fields["md5"], let crc = fields["crc32c"], !md5.isEmpty, !crc.isEmpty
       else { return nil }
       self.init(inode: ino, size: size, md5: String(md5), crc32c: String(crc), modified: fields["mtime"].flatMap { Int64($0) })
+      replaces = fields["replaces"] == "1"
     }
   }
 
@@ -398,6 +406,17 @@ public final class LocalObjectStore: ObjectStore {
       return nil
     }
     return ByteSource(fd: opened.fd, name: path(name), owned: true)
+  }
+
+  /// Whether the object was written by a put allowed to replace the name (`--force`), as its sidecar
+  /// records; false for a create-only put and for files rexstore did not write.
+  public func writtenToReplace(_ name: String) -> Bool {
+    guard (try? refuseReserved(name)) != nil else { return false }
+    let (directoryName, base) = LocalObjectStore.split(name)
+    guard let dir = try? directory(directoryName, create: false), let kind = try? dir.kind(base), kind.isRegular else {
+      return false
+    }
+    return readSidecar(in: dir, for: base).first { $0.inode == kind.inode }?.replaces ?? false
   }
 
   public func stat(_ name: String) throws(RexstoreError) -> ObjectInfo? {

@@ -253,7 +253,10 @@ public struct Migration {
     case .local?: return .replace(localIsNewer ? "replaced_older" : "replaced_remote")
     case .remote?: return .keepRemote
     case .newer?: return localIsNewer ? .replace("replaced_older") : .keepRemote
-    case nil: return localIsNewer ? .replace("replaced_older") : .conflict
+    // Without a preference only a local copy written to replace the name (`--force`, fallen back
+    // while the remote was out) replaces an older remote one: a create-only put that fell back never
+    // meant to replace anything, so that is a conflict keeping both.
+    case nil: return localIsNewer && source.writtenToReplace(info.name) ? .replace("replaced_older") : .conflict
     }
   }
 

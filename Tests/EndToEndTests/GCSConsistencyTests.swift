@@ -93,6 +93,36 @@ import Testing
     #expect(FileManager.default.fileExists(atPath: scratch.path + "/data/objects/audio/u1/a.wav"))
   }
 
+  /// Review (session 14) #2 and #5: paging `audio ls` one item at a time shows both copies of a name
+  /// held in the bucket and locally (the page may end between them); a token that is not one this
+  /// listing gave is a usage error (64), not an empty page.
+  @Test func pagesNeverSkipTheSecondCopyOfAName() throws {
+    let one = try write("one", "a1.wav")
+    #expect(try rexstore(["audio", "put", "u1", one, "--name", "a.wav"]).status == 0)
+    try server.faults(#"[{"path_contains":"/","times":1000,"action":{"status":503}}]"#)
+    let two = try write("two", "a2.wav")
+    #expect(try rexstore(["audio", "put", "u1", two, "--name", "a.wav", "--force"]).status == 0)
+    #expect(try rexstore(["audio", "put", "u1", two, "--name", "b.wav"]).status == 0)
+    try server.http("DELETE", "/_stub/faults")
+    var seen: [String] = []
+    var token: String?
+    for _ in 0..<5 {
+      let r = try rexstore(["audio", "ls", "--limit", "1"] + (token.map { ["--page-token", $0] } ?? []))
+      #expect(r.status == 0, "\(r.stderr)")
+      let page = try jsonObject(r.stdout)
+      for item in page["items"] as? [[String: Any]] ?? [] {
+        seen.append("\(item["blob"] as? String ?? "") \(item["backend"] as? String ?? "")")
+      }
+      token = page["next_page_token"] as? String
+      if token == nil { break }
+    }
+    #expect(seen == ["audio/u1/a.wav gcs", "audio/u1/a.wav local", "audio/u1/b.wav local"])
+    for bad in ["garbage", "audio/u1/a.wav\u{1}elsewhere", String(repeating: "x", count: 3000)] {
+      let r = try rexstore(["audio", "ls", "--limit", "1", "--page-token", bad])
+      #expect(r.status == 64, "\(bad.prefix(30)): \(r.stdout)")
+    }
+  }
+
   /// Review #3: a write that fell back is what later reads return, and it blocks a create-only put.
   @Test func theNewestCopyWinsAcrossBackends() throws {
     let v1 = try write("version one", "f.wav")

@@ -54,15 +54,37 @@ public struct Audio {
         return dir.utf8.starts(with: wanted.utf8) || wanted.utf8.starts(with: dir.utf8)
       }
     }
+    // The token is the last name listed; when a page ends between the two copies of a name (the
+    // remote's, then the local one of a fallback write), it also says which copy: NAME\u{1}PLACE.
+    // A name never holds a control character, so the two forms cannot be confused.
+    let scope = wanted ?? (user.map { AudioBlob.prefix(user: $0) } ?? "audio/")
+    var after: [UInt8]?
+    if let pageToken {
+      let parts = pageToken.split(separator: "\u{1}", maxSplits: 1, omittingEmptySubsequences: false)
+      let name = String(parts[0])
+      guard pageToken.utf8.count <= 2048, name.utf8.starts(with: scope.utf8) || scope.utf8.starts(with: name.utf8),
+        parts.count == 1 || parts[1] == "remote"
+      else {
+        throw RexstoreError.usage("invalid page token: pass back the next_page_token of the same listing")
+      }
+      after = Audio.key(name, local: parts.count == 1)
+    }
     var items: [ObjectInfo] = []
     for user in users { items += try objects.listAll(prefix: AudioBlob.prefix(user: user)) }
     if let wanted { items = items.filter { $0.name.utf8.starts(with: wanted.utf8) } }
-    items.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-    if let pageToken { items = items.filter { pageToken.utf8.lexicographicallyPrecedes($0.name.utf8) } }
+    items.sort { Audio.key($0).lexicographicallyPrecedes(Audio.key($1)) }
+    if let after { items = items.filter { after.lexicographicallyPrecedes(Audio.key($0)) } }
     guard let limit, items.count > limit else { return (items, nil) }
     let page = Array(items.prefix(limit))
-    return (page, page.last?.name)
+    guard let last = page.last else { return (page, nil) }
+    let split = items[page.count].name == last.name && last.backend != "local"
+    return (page, split ? last.name + "\u{1}remote" : last.name)
   }
+
+  /// Listing order: the name's bytes, then the remote's copy before the local one. A plain name token
+  /// means "after every copy of this name".
+  static func key(_ name: String, local: Bool) -> [UInt8] { Array(name.utf8) + [0, local ? 1 : 0] }
+  static func key(_ info: ObjectInfo) -> [UInt8] { key(info.name, local: info.backend == "local") }
 
   private func missing(_ name: String) -> RexstoreError { RexstoreError.notFound("no object '\(name)'") }
 

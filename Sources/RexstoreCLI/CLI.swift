@@ -123,10 +123,10 @@ public enum CLI {
   /// The one-line JSON error of DESIGN.md §3.
   static func report(_ error: RexstoreError, to stderr: any OutputSink, exit: Int32? = nil) {
     var members: [JSONValue.Member] = [
-      .init("code", .string(error.code.rawValue)), .init("message", .string(error.message)),
+      .init("code", .string(error.code.rawValue)), .init("message", .string(URLText.maskingPasswords(in: error.message))),
       .init("exit", .int(Int(exit ?? ExitStatus.of(error.code)))),
     ]
-    if let hint = error.hint { members.append(.init("hint", .string(hint))) }
+    if let hint = error.hint { members.append(.init("hint", .string(URLText.maskingPasswords(in: hint)))) }
     try? stderr.write(JSONValue.record(["error": .object(members)]).serialized(.compact) + "\n")
   }
 }

@@ -78,6 +78,10 @@ public struct Config: Sendable {
       if let flag, let raw = rawOptions[flag]?.last, String(validating: raw, as: UTF8.self) == nil { bytes = raw }
       if let variable, let raw = rawEnvironment[variable], !raw.isUTF8 { bytes = raw.bytes }
       guard var path = bytes else { return nil }
+      // `~` and `~/...` mean $HOME here too, as for a path that is text.
+      if let home = environment["HOME"], home.hasPrefix("/"), path == [UInt8(ascii: "~")] || path.starts(with: Array("~/".utf8)) {
+        path = Array((home == "/" ? "" : home).utf8) + path.dropFirst()
+      }
       if path.first != UInt8(ascii: "/") {
         path = (workingDirectoryBytes?.bytes ?? Array(workingDirectory.utf8)) + [UInt8(ascii: "/")] + path
       }

@@ -23,7 +23,8 @@ extension Runtime {
     let config = try config()
     let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
     guard let registration = config.remote else { return local }
-    let window = OutageWindow(root: config.objects.value, windowMicroseconds: config.outageWindowMicroseconds)
+    let window = OutageWindow(
+      root: config.objects.value, windowMicroseconds: config.outageWindowMicroseconds, remote: registration.name.uppercased())
     let remote: Result<any RemoteObjectStore, RexstoreError>
     do throws(RexstoreError) {
       // Inside an outage window what still goes to the remote (a read with no local copy) is tried once.

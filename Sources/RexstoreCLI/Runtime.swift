@@ -73,7 +73,7 @@ public final class Runtime {
   /// A `{"warning":...}` line on stderr unless `--quiet`.
   public func warn(_ message: String) {
     guard !quiet else { return }
-    try? stderr.write(JSONValue.record(["warning": .string(message)]).serialized(.compact) + "\n")
+    try? stderr.write(JSONValue.record(["warning": .string(URLText.maskingPasswords(in: message))]).serialized(.compact) + "\n")
   }
 
   /// Serialises one JSON document in the chosen style.

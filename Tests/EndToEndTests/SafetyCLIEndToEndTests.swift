@@ -63,6 +63,11 @@ import Testing
     let objects = try #require(try jsonObject(shown.stdout)["objects"] as? [String: Any])
     #expect(objects["value"] as? String == scratch.path + "/bad\\xFF")
     #expect(objects["value_bytes_hex"] as? String == (scratch.path + "/bad").utf8.map { String(format: "%02x", $0) }.joined() + "ff")
+    // `~/` means $HOME for bytes too (review, session 14): never a directory named `~`.
+    #expect(try shell(#"mkdir -p "home/$(printf 'h\377')""#).status == 0)
+    let tilde = try shell(#"HOME="$PWD/home" REXSTORE_ROOT="~/$(printf 'h\377')/r" "$R" pattern set 1 t k v"#)
+    #expect(tilde.status == 0, "\(tilde.stderr)")
+    #expect(try shell(#"test -f "home/$(printf 'h\377')/r/rexstore.sqlite3" && test ! -e "~""#).status == 0)
     // A part that is not UTF-8 and does not exist: 78, nothing created by any spelling.
     let missing = try shell(#""$R" --db "$(printf 'nope\377/x.db')" pattern set 1 t k v"#)
     #expect(missing.status == 78, "\(missing.stderr)")

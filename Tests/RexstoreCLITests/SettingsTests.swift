@@ -93,3 +93,17 @@ import Testing
     }
   }
 }
+
+/// Review (session 14) #11: a password in an endpoint URL is never shown.
+@Suite struct EndpointPasswordTests {
+  @Test func maskedInTextAndInConfigShow() {
+    #expect(URLText.maskingPasswords(in: "no answer from http://u:PASSW0RD@h:9/x (x)") == "no answer from http://u:REDACTED@h:9/x (x)")
+    #expect(URLText.maskingPasswords(in: "https://host/a@b") == "https://host/a@b")
+    #expect(URLText.maskingPasswords(in: "a http://u@h b https://x:y@z") == "a http://u@h b https://x:REDACTED@z")
+    let h = Harness()
+    let r = h.run(["config", "show", "--origin"], env: ["AWS_ENDPOINT_URL": "http://u:PASSW0RD@127.0.0.1:9", "STORAGE_EMULATOR_HOST": "http://e:SECRET2@127.0.0.1:9"])
+    #expect(r.status == 0)
+    #expect(!r.stdout.contains("PASSW0RD") && !r.stdout.contains("SECRET2"), "\(r.stdout)")
+    #expect(r.stdout.contains("u:REDACTED@127.0.0.1:9"))
+  }
+}

@@ -68,7 +68,7 @@ extension Fsck.Finding {
 extension HealthCheck {
   var json: JSONValue {
     .record([
-      "name": .string(name), "status": .string(level.rawValue), "message": .string(message),
+      "name": .string(name), "status": .string(level.rawValue), "message": .string(URLText.maskingPasswords(in: message)),
       "values": .object(values.map { JSONValue.Member($0.key, $0.value) }),
     ])
   }

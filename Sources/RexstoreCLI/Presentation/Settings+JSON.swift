@@ -7,7 +7,9 @@ extension ResolvedSetting {
     case .count(let n): return .int(Int64(n))
     case .boolean(let flag): return .bool(flag)
     case .path where bytes != nil: return .string(FilePathBytes(bytes: bytes!).display)
-    case .text, .path, .microseconds: return .string(text)
+    // An endpoint may carry a password (`http://user:secret@host`): never shown.
+    case .text: return .string(URLText.maskingPasswords(in: text))
+    case .path, .microseconds: return .string(text)
     }
   }
 }

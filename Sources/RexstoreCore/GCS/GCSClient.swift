@@ -157,7 +157,8 @@ final class GCSClient {
 
   /// A URL fit for a log line: the values of query parameters that are capabilities (a resumable
   /// session's id, signatures, tokens) are masked.
-  static func masked(_ url: String) -> String {
+  static func masked(_ given: String) -> String {
+    let url = URLText.maskingPasswords(in: given)
     guard let question = url.firstIndex(of: "?") else { return url }
     let secret: Set<String> = [
       "upload_id", "access_token", "key", "token", "x-goog-signature", "x-goog-credential", "x-amz-signature",
@@ -172,7 +173,7 @@ final class GCSClient {
   }
 
   func unreachable(_ what: String, _ message: String) -> RexstoreError {
-    RexstoreError(.unavailable, "cannot \(what): no answer from \(settings.endpoint) (\(message))")
+    RexstoreError(.unavailable, "cannot \(what): no answer from \(URLText.maskingPasswords(in: settings.endpoint)) (\(message))")
   }
 
   /// The error for a status that is not a success, with GCS's own message when it sent one.

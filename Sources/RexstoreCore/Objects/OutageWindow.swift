@@ -1,7 +1,7 @@
 import CSupport
 import Glibc
 
-/// A GCS outage remembered across invocations, so that a cron burst or a runbook loop during an
+/// A remote's outage remembered across invocations, so that a cron burst or a runbook loop during an
 /// outage does not wait out the whole retry budget on every call (issue 10).
 ///
 /// The first call that gives up on GCS writes `.rexstore-outage` in the local root (a temporary
@@ -12,10 +12,13 @@ import Glibc
 public struct OutageWindow: Sendable {
   public let path: String
   public let windowMicroseconds: Int64
+  /// How messages name the remote (`GCS`, `S3`).
+  public let remote: String
 
-  public init(root: String, windowMicroseconds: Int64) {
+  public init(root: String, windowMicroseconds: Int64, remote: String = "GCS") {
     self.path = root + "/.rexstore-outage"
     self.windowMicroseconds = windowMicroseconds
+    self.remote = remote
   }
 
   /// The outage another call saw within the window, as the error to act on; nil when none.
@@ -25,7 +28,7 @@ public struct OutageWindow: Sendable {
     else { return nil }
     let age = now.microseconds - seen
     guard age >= 0, age < windowMicroseconds else { return nil }
-    var reason = "GCS unavailable"
+    var reason = "\(remote) unavailable"
     if case .string(let s)? = value["reason"] { reason = s }
     var code = ErrorCode.unavailable
     if case .string(let c)? = value["code"], let known = ErrorCode(rawValue: c), FallbackObjectStore.isOutage(RexstoreError(known, "")) {
@@ -33,7 +36,7 @@ public struct OutageWindow: Sendable {
     }
     return RexstoreError(
       code,
-      "\(reason) (seen \(age / 1_000_000)s ago; GCS is not retried until \(windowMicroseconds / 1_000_000)s have passed)",
+      "\(reason) (seen \(age / 1_000_000)s ago; \(remote) is not retried until \(windowMicroseconds / 1_000_000)s have passed)",
       hint: "set REXSTORE_OUTAGE_WINDOW=0s to retry on every call")
   }
 

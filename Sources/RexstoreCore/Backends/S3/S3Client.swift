@@ -115,7 +115,7 @@ final class S3Client {
         note("no answer (" + ServerText.shown(message) + ")")
         if !retryable {
           throw RexstoreError(
-            .config, "cannot use the S3 endpoint \(settings.endpoint ?? "of \(settings.region)"): \(message)",
+            .config, "cannot use the S3 endpoint \(URLText.maskingPasswords(in: settings.endpoint ?? "of \(settings.region)")): \(message)",
             hint: "check AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL")
         }
         return .noAnswer(message)

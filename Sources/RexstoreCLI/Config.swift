@@ -214,6 +214,11 @@ public struct Config: Sendable {
       guard fd >= 0 else { continue }
       return "/proc/self/fd/\(fd)" + parts[count...].map { "/" + String(decoding: $0, as: UTF8.self) }.joined()
     }
+    if lastBad == parts.count - 1, joined(parts.count).withCString({ access($0, F_OK) }) == 0 {
+      throw RexstoreError(
+        .config, "'\(path.display)' (\(source)): a file whose own name is not UTF-8 cannot be used as a setting",
+        hint: "reach it through a symlink whose name is UTF-8")
+    }
     throw RexstoreError(
       .config, "'\(path.display)' (\(source)): the directory '\(joined(lastBad + 1).display)' does not exist",
       hint: "a part of a path setting that is not valid UTF-8 must exist; rexstore creates only directories with UTF-8 names")

@@ -170,8 +170,14 @@ extension ObjectInfo {
   }
 }
 
-extension GCSObjectStore: RemoteObjectStore {
+extension GCSObjectStore: RemoteObjectStore, InPlaceGroupStore {
   public var location: String { "gs://" + bucket }
+  var spoolDirectories: [String] { [client.settings.spoolDirectory, client.settings.temporaryDirectory] }
+
+  func deleteVersion(_ name: String, _ version: String) throws(RexstoreError) -> Bool {
+    guard let generation = Int64(version) else { return false }
+    return try delete(name, generation: generation, client: client)
+  }
   public var capabilities: BackendCapabilities { GCSBackend.registration.capabilities }
 
   public func put(

@@ -121,78 +121,9 @@ public final class GCSObjectStore: ObjectStore {
     }
   }
 
-  /// GCS has no atomic rename, so samples are overwritten in place. To keep "all or nothing", every
-  /// sample about to be overwritten is first copied to an unlinked file in the spool directory (a
-  /// profile's samples are small); `undo` uploads those copies back, each conditional on the
-  /// generation this store wrote, so a concurrent store's later write is never undone.
+  /// GCS has no atomic rename: samples are overwritten in place, all or nothing (`InPlaceGroupStore`).
   public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
-    let existing = try listAll(prefix: directory + "/")
-    var generations: [String: Int64] = [:]
-    var backups: [String: (ObjectInfo, ByteSource)] = [:]
-    for info in existing where members.contains(where: { $0.name == info.name }) {
-      let copy = try backUp(info)
-      backups[info.name] = copy
-      generations[info.name] = copy.0.generation ?? info.generation ?? 0
-    }
-    let results = try uploadInParallel(members, generations: generations)
-    var uploaded: [ObjectInfo] = []
-    var firstError: RexstoreError?
-    for result in results {
-      switch result {
-      case .success(let info): uploaded.append(info)
-      case .failure(let error): firstError = firstError ?? error
-      }
-    }
-    let replacement = GCSGroupReplacement(
-      store: self, objects: uploaded, backups: backups,
-      stale: existing.filter { old in !members.contains { $0.name == old.name } })
-    if let firstError {
-      // All or nothing: what did upload is undone before the caller falls back or fails.
-      replacement.undo()
-      throw firstError
-    }
-    return replacement
-  }
-
-  /// A verified copy of one object in an unlinked spool file, and its metadata (with the generation read).
-  private func backUp(_ info: ObjectInfo) throws(RexstoreError) -> (ObjectInfo, ByteSource) {
-    // The spool directory in the local root, else $TMPDIR (a GCS-only host may have no writable root).
-    var fd: Int32 = -1
-    var path = ""
-    for directory in [client.settings.spoolDirectory, client.settings.temporaryDirectory] where fd < 0 {
-      guard (try? FileSystem.makeDirectories(directory)) != nil else { continue }
-      path = directory + "/" + FileSystem.temporaryName(for: "backup")
-      fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
-    }
-    guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
-    unlink(path)
-    let copy = ByteSource(fd: fd, name: info.name, owned: true)
-    guard var read = try get(info.name, into: DescriptorSink(fd: fd, name: path)) else {
-      throw RexstoreError(.conflict, "'\(info.name)' disappeared during the store; nothing changed")
-    }
-    read.contentType = read.contentType ?? info.contentType
-    guard copy.rewind() else { throw RexstoreError(.ioError, "cannot reread the copy of '\(info.name)'") }
-    return (read, copy)
-  }
-
-  /// Uploads each member on one of at most `parallelUploads` threads, each with its own connection.
-  private func uploadInParallel(
-    _ members: [GroupMember], generations: [String: Int64]
-  ) throws(RexstoreError) -> [Result<ObjectInfo, RexstoreError>] {
-    let width = max(1, min(client.settings.parallelUploads, members.count))
-    var clients = [client]
-    for _ in 1..<max(width, 1) { clients.append(try client.sibling()) }
-    return Threads.map(members.count, workers: clients) { client, index in
-      let member = members[index]
-      let upload = GCSUpload(
-        client: client, name: member.name, contentType: member.contentType,
-        ifGenerationMatch: generations[member.name] ?? 0)
-      do throws(RexstoreError) {
-        return .success(try upload.run(member.source))
-      } catch {
-        return .failure(error)
-      }
-    }
+    try replaceGroupInPlace(directory: directory, members: members)
   }
 
   public func repairGroup(
@@ -216,40 +147,3 @@ public final class GCSObjectStore: ObjectStore {
     _ = try listPage(prefix: "audio/", delimiter: nil, pageToken: nil, pageSize: 1)
   }
 }
-
-/// The uploaded set of a profile store: `finish` removes old samples the new set lacks; `undo`
-/// puts back the samples it overwrote (from their spooled copies) and removes the ones it added.
-final class GCSGroupReplacement: GroupReplacement {
-  let store: GCSObjectStore
-  let objects: [ObjectInfo]
-  let backups: [String: (ObjectInfo, ByteSource)]
-  let stale: [ObjectInfo]
-
-  init(store: GCSObjectStore, objects: [ObjectInfo], backups: [String: (ObjectInfo, ByteSource)], stale: [ObjectInfo]) {
-    self.store = store
-    self.objects = objects
-    self.backups = backups
-    self.stale = stale
-  }
-
-  func finish() {
-    for info in stale {
-      if let generation = info.generation { _ = try? store.delete(info.name, generation: generation, client: store.client) }
-    }
-  }
-
-  func undo() {
-    for info in objects {
-      guard let generation = info.generation else { continue }
-      if let (old, copy) = backups[info.name] {
-        // Conditional on the generation this store wrote: a later writer's object stays.
-        _ = try? GCSUpload(
-          client: store.client, name: info.name, contentType: old.contentType ?? "audio/wav", ifGenerationMatch: generation
-        ).run(copy)
-      } else {
-        _ = try? store.delete(info.name, generation: generation, client: store.client)
-      }
-    }
-  }
-}
-

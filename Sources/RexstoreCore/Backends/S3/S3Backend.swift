@@ -120,8 +120,13 @@ public enum S3Backend {
   }
 }
 
-extension S3ObjectStore: RemoteObjectStore {
+extension S3ObjectStore: RemoteObjectStore, InPlaceGroupStore {
   public var location: String { "s3://" + bucket }
+  var spoolDirectories: [String] { [settings.spoolDirectory, settings.temporaryDirectory] }
+
+  func deleteVersion(_ name: String, _ version: String) throws(RexstoreError) -> Bool {
+    try delete(name, etag: version)
+  }
   public var capabilities: BackendCapabilities { S3Backend.registration.capabilities }
 
   public func put(

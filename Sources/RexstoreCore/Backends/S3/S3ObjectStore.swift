@@ -200,73 +200,9 @@ public final class S3ObjectStore: ObjectStore {
 
   // MARK: - Groups (a voice profile's samples)
 
-  /// S3 has no atomic rename, so samples are overwritten in place, as on GCS: each sample about to
-  /// be overwritten is first copied to an unlinked spool file; `undo` uploads those copies back,
-  /// each conditional on the ETag this store wrote, so a concurrent store's later write is kept.
+  /// S3 has no atomic rename: samples are overwritten in place, all or nothing (`InPlaceGroupStore`).
   public func replaceGroup(directory: String, members: [GroupMember]) throws(RexstoreError) -> any GroupReplacement {
-    let existing = try listAll(prefix: directory + "/")
-    var backups: [String: (ObjectInfo, ByteSource)] = [:]
-    var conditions: [String: S3Upload.Condition] = [:]
-    for info in existing where members.contains(where: { $0.name == info.name }) {
-      let copy = try backUp(info)
-      backups[info.name] = copy
-      if let etag = copy.0.version ?? info.version { conditions[info.name] = .etag(etag) }
-    }
-    let results = try uploadInParallel(members, conditions: conditions)
-    var uploaded: [ObjectInfo] = []
-    var firstError: RexstoreError?
-    for result in results {
-      switch result {
-      case .success(let info): uploaded.append(info)
-      case .failure(let error): firstError = firstError ?? error
-      }
-    }
-    let replacement = S3GroupReplacement(
-      store: self, objects: uploaded, backups: backups,
-      stale: existing.filter { old in !members.contains { $0.name == old.name } })
-    if let firstError {
-      replacement.undo()
-      throw firstError
-    }
-    return replacement
-  }
-
-  /// A verified copy of one object in an unlinked spool file, and its metadata.
-  private func backUp(_ info: ObjectInfo) throws(RexstoreError) -> (ObjectInfo, ByteSource) {
-    var fd: Int32 = -1
-    var path = ""
-    for directory in [client.settings.spoolDirectory, client.settings.temporaryDirectory] where fd < 0 {
-      guard (try? FileSystem.makeDirectories(directory)) != nil else { continue }
-      path = directory + "/" + FileSystem.temporaryName(for: "backup")
-      fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
-    }
-    guard fd >= 0 else { throw systemError("cannot create", path: path).asCannotCreate }
-    unlink(path)
-    let copy = ByteSource(fd: fd, name: info.name, owned: true)
-    guard var read = try get(info.name, into: DescriptorSink(fd: fd, name: path)) else {
-      throw RexstoreError(.conflict, "'\(info.name)' disappeared during the store; nothing changed")
-    }
-    read.contentType = read.contentType ?? info.contentType
-    guard copy.rewind() else { throw RexstoreError(.ioError, "cannot reread the copy of '\(info.name)'") }
-    return (read, copy)
-  }
-
-  private func uploadInParallel(
-    _ members: [GroupMember], conditions: [String: S3Upload.Condition]
-  ) throws(RexstoreError) -> [Result<ObjectInfo, RexstoreError>] {
-    let width = max(1, min(client.settings.parallelUploads, members.count))
-    var clients = [client]
-    for _ in 1..<max(width, 1) { clients.append(try client.sibling()) }
-    return Threads.map(members.count, workers: clients) { client, index in
-      let member = members[index]
-      let upload = S3Upload(
-        client: client, name: member.name, contentType: member.contentType, condition: conditions[member.name] ?? .absent)
-      do throws(RexstoreError) {
-        return .success(try upload.run(member.source))
-      } catch {
-        return .failure(error)
-      }
-    }
+    try replaceGroupInPlace(directory: directory, members: members)
   }
 
   public func repairGroup(
@@ -314,39 +250,5 @@ extension ObjectInfo {
     var copy = self
     copy.version = etag
     return copy
-  }
-}
-
-/// The uploaded set of a profile store: `finish` removes old samples the new set lacks; `undo` puts
-/// back the samples it overwrote (from their spooled copies) and removes the ones it added.
-final class S3GroupReplacement: GroupReplacement {
-  let store: S3ObjectStore
-  let objects: [ObjectInfo]
-  let backups: [String: (ObjectInfo, ByteSource)]
-  let stale: [ObjectInfo]
-
-  init(store: S3ObjectStore, objects: [ObjectInfo], backups: [String: (ObjectInfo, ByteSource)], stale: [ObjectInfo]) {
-    self.store = store
-    self.objects = objects
-    self.backups = backups
-    self.stale = stale
-  }
-
-  func finish() {
-    for info in stale { _ = try? store.delete(info.name, etag: info.version) }
-  }
-
-  func undo() {
-    for info in objects {
-      guard let etag = info.version else { continue }
-      if let (old, copy) = backups[info.name] {
-        // Conditional on the ETag this store wrote: a later writer's object stays.
-        _ = try? S3Upload(
-          client: store.client, name: info.name, contentType: old.contentType ?? "audio/wav", condition: .etag(etag)
-        ).run(copy)
-      } else {
-        _ = try? store.delete(info.name, etag: etag)
-      }
-    }
   }
 }

@@ -154,9 +154,11 @@ def section(out, sub, run, ran):
         if ran is not None and sub in ran:
             return ["**Not finished**: bench/run_all.sh stopped before this script ended (no exit status "
                     f"recorded); see bench/out/{sub}.log.", ""]
-        if ran is not None or not os.path.isdir(d):
+        if ran is not None:
             # Results an earlier run left in bench/out are not this run's: they are not shown.
             return ["Not run this time (BENCH_ONLY left it out).", ""]
+        if not os.path.isdir(d):
+            return ["Not run.", ""]
     if status and status != "0":
         lines += [f"**The script failed** (exit status {status}); see its log (bench/out/{sub}.log). "
                   f"Any table below holds only what it measured before it stopped.", ""]

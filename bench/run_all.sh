@@ -19,7 +19,7 @@ export REXSTORE_BIN=${REXSTORE_BIN:-$root/.build/release/rexstore}
 [[ -x $REXSTORE_BIN ]] || { echo "run_all: $REXSTORE_BIN is missing (make build)" >&2; exit 1; }
 only=${BENCH_ONLY:-pattern objects gcs s3}
 report=${BENCH_REPORT:-$here/REPORT.md}
-mode=$([[ -n ${BENCH_QUICK:-} ]] && echo "quick (BENCH_QUICK=1: small sizes)" || echo "full (the issue's sizes)")
+mode=$([[ -n ${BENCH_QUICK:-} ]] && echo "quick (BENCH_QUICK=1: small sizes)" || echo "full (each script's default sizes)")
 
 run=$out/run.tsv
 {

@@ -17,6 +17,8 @@ BIN = .build/release/rexstore
 APT_PACKAGES = libsqlite3-dev libcurl4-openssl-dev curl sqlite3 python3 python3-venv mandoc zsh fish util-linux man-db systemd
 # Only `make bench` needs these: hyperfine (pattern reads, import) and GNU time (peak RSS).
 BENCH_APT = hyperfine time
+# ... and from PyPI, into the same venv: the AWS CLI (v1, `aws s3 cp`), a peer in bench/s3_bench.sh.
+BENCH_PY = awscli
 
 VENV = .venv
 # From PyPI, in a project-local venv: the reference clients (signed URLs, interop), the two GCS
@@ -35,7 +37,7 @@ FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 UNITS = rexstore-prune.service rexstore-prune.timer rexstore-backup.service rexstore-backup.timer
 
-.PHONY: run build deps venv test tsan torture bench bench-deps docs clean install uninstall
+.PHONY: run build deps venv test tsan torture bench bench-deps bench-venv docs clean install uninstall
 
 ## Build a release binary and run its main job on the embedded default: SQLite under
 ## $XDG_DATA_HOME/rexstore (or ~/.local/share/rexstore) and the local object root beside it.
@@ -83,10 +85,19 @@ tsan: deps venv
 torture: build
 	python3 scripts/torture.py --binary $(BIN) $(TORTURE_FLAGS)
 
-## Every benchmark in bench/ (pattern reads and import, local objects, GCS on fake-gcs-server), then
-## bench/REPORT.md. BENCH_QUICK=1 for small sizes; see bench/run_all.sh. Never a pass/fail test.
-bench: build bench-deps venv
+## Every benchmark in bench/ (pattern reads and import, local objects, GCS on fake-gcs-server, S3 on
+## moto), then bench/REPORT.md. BENCH_QUICK=1 for small sizes (BENCH_REPORT=PATH writes the report
+## elsewhere); see bench/run_all.sh. Never a pass/fail test.
+bench: build bench-deps bench-venv
 	bash bench/run_all.sh
+
+# The benchmarks' PyPI packages go in with the test venv's list in one pip command, so pip resolves
+# them together (the AWS CLI must not move boto3/botocore from under moto and the tests).
+bench-venv: $(VENV)/.installed-bench-awscli
+
+$(VENV)/.installed-bench-awscli: $(VENV)/.installed-gcs-boto3-moto
+	$(VENV)/bin/pip install -q $(PY_PACKAGES) $(BENCH_PY)
+	touch $@
 
 # What only the benchmarks need (hyperfine, GNU time), installed the way `deps` installs its list.
 bench-deps:

@@ -2,18 +2,21 @@
 
 usage:
   python3 bench/report.py --table DIR        print one benchmark's tables (DIR holds results.tsv)
-  python3 bench/report.py OUT REPORT.md      write the report from OUT/{pattern,objects,gcs} and
+  python3 bench/report.py OUT REPORT.md      write the report from OUT/{pattern,objects,gcs,s3} and
                                              OUT/run.tsv (machine, load, commands; see run_all.sh)
 
 A benchmark directory holds
   results.tsv    workload, contender, run, seconds, peak RSS in KiB[, anything else] (one line per run)
   commands.tsv   workload, contender, the shell command measured
-  workloads.tsv  (optional) workload, MiB moved (for a MiB/s column)
+  workloads.tsv  (optional) workload, MiB moved (for a MiB/s column)[, what it is, for the heading]
   load.tsv       (optional) "load", loadavg at the start, loadavg at the end
 The pattern benchmark's hyperfine exports (read-*.json, import.json, rss-*.txt) are read directly.
 
 Ratios are speed ratios: a peer's median time / rexstore's median time, so 2.00x means rexstore
 took half the peer's time (higher is better for rexstore). Contenders named rexstore* are ours.
+
+A section whose script failed, or whose results cannot be read (a truncated line, a half-written
+export), says so in the report; the other sections are written as usual.
 """
 import glob
 import json
@@ -34,19 +37,34 @@ def read_tsv(path):
 def load_dir(d):
     """{workload: {contender: {"times": [...], "rss": kib or None, "cmd": str}}}, workloads in order."""
     data, order = {}, []
-    for row in read_tsv(os.path.join(d, "results.tsv")):
-        workload, who, _run, seconds, kib = row[:5]
+    for number, row in enumerate(read_tsv(os.path.join(d, "results.tsv")), 1):
+        try:
+            workload, who, _run, seconds, kib = row[:5]
+            seconds, kib = float(seconds), int(kib) if kib else None
+        except ValueError:
+            raise ValueError(f"results.tsv line {number} is not workload, contender, run, seconds, KiB: {row!r}")
         if workload not in data:
             data[workload] = {}
             order.append(workload)
         c = data[workload].setdefault(who, {"times": [], "rss": None, "cmd": ""})
-        c["times"].append(float(seconds))
-        if kib:
-            c["rss"] = max(c["rss"] or 0, int(kib))
-    for workload, who, cmd in read_tsv(os.path.join(d, "commands.tsv")):
-        if workload in data and who in data[workload]:
-            data[workload][who]["cmd"] = cmd
-    mib = {w: float(m) for w, m in read_tsv(os.path.join(d, "workloads.tsv"))}
+        c["times"].append(seconds)
+        if kib is not None:
+            c["rss"] = max(c["rss"] or 0, kib)
+    for row in read_tsv(os.path.join(d, "commands.tsv")):
+        if len(row) >= 3 and row[0] in data and row[1] in data[row[0]]:
+            data[row[0]][row[1]]["cmd"] = row[2]
+    mib = {}
+    for row in read_tsv(os.path.join(d, "workloads.tsv")):
+        try:
+            mib[row[0]] = float(row[1])
+        except (ValueError, IndexError):
+            pass  # only the MiB/s column is lost
+        if len(row) > 2 and row[2] and row[0] in data:  # a description: into the heading
+            label = f"{row[0]} ({row[2]})"
+            data[label] = data.pop(row[0])
+            order[order.index(row[0])] = label
+            if row[0] in mib:
+                mib[label] = mib.pop(row[0])
     return data, order, mib
 
 
@@ -127,6 +145,40 @@ def load_any(d):
     return load_dir(d)
 
 
+def section(out, sub, run, ran):
+    """One benchmark's part of the report. Never raises: what cannot be read is reported as such."""
+    d = os.path.join(out, sub)
+    lines = []
+    status = run.get(f"status_{sub}")
+    if status is None:
+        if ran is not None and sub in ran:
+            return ["**Not finished**: bench/run_all.sh stopped before this script ended (no exit status "
+                    f"recorded); see bench/out/{sub}.log.", ""]
+        if ran is not None:
+            # Results an earlier run left in bench/out are not this run's: they are not shown.
+            return ["Not run this time (BENCH_ONLY left it out).", ""]
+        if not os.path.isdir(d):
+            return ["Not run.", ""]
+    if status and status != "0":
+        lines += [f"**The script failed** (exit status {status}); see its log (bench/out/{sub}.log). "
+                  f"Any table below holds only what it measured before it stopped.", ""]
+    if run.get(f"env_{sub}"):
+        lines += [f"Reproduce: `{run[f'env_{sub}']}`", ""]
+    if run.get(f"seconds_{sub}"):
+        lines += [f"The script took {run[f'seconds_{sub}']} s.", ""]
+    try:
+        data, order, mib = load_any(d) if os.path.isdir(d) else ({}, [], {})
+        body = tables(data, order, mib, markdown=True)
+        for row in read_tsv(os.path.join(d, "load.tsv")):
+            if len(row) >= 3:
+                body += [f"Load average during this script: {row[1]} at the start, {row[2]} at the end.", ""]
+    except Exception as e:  # a half-written export must not cost the other sections their report
+        return lines + [f"**Its results could not be read** ({type(e).__name__}: {e}); see bench/out/{sub}/.", ""]
+    if not order:
+        body = ["No results were recorded.", ""] + body
+    return lines + body
+
+
 def main():
     if sys.argv[1] == "--table":
         d = sys.argv[2]
@@ -135,8 +187,11 @@ def main():
             print(f"load average (1/5/15 min): {row[1]} at the start, {row[2]} at the end")
         return
     out, report = sys.argv[1], sys.argv[2]
-    run = {row[0]: row[1] for row in read_tsv(os.path.join(out, "run.tsv"))}
-    ncpu = int(run.get("nproc", "1"))
+    run = {row[0]: (row[1] if len(row) > 1 else "") for row in read_tsv(os.path.join(out, "run.tsv"))}
+    try:
+        ncpu = int(run.get("nproc", "1"))
+    except ValueError:
+        ncpu = 1
     before, after = run.get("load_before", "?"), run.get("load_after", "?")
     lines = ["# rexstore benchmarks", "",
              "Written by `make bench` (bench/run_all.sh, tables by bench/report.py). Every number is a median over",
@@ -165,23 +220,11 @@ def main():
     lines.append("")
     sections = [("pattern", "Pattern reads and import (bench/pattern_bench.sh)"),
                 ("objects", "Local object store (bench/object_bench.sh)"),
-                ("gcs", "GCS on fake-gcs-server (bench/gcs_bench.sh)")]
+                ("gcs", "GCS on fake-gcs-server (bench/gcs_bench.sh)"),
+                ("s3", "S3 on moto (bench/s3_bench.sh)")]
+    ran = run.get("only", "").split() if "only" in run else None
     for sub, title in sections:
-        d = os.path.join(out, sub)
-        lines += [f"## {title}", ""]
-        status = run.get(f"status_{sub}")
-        if status and status != "0":
-            lines += [f"The script exited with status {status}; see its log (bench/out/{sub}.log).", ""]
-        if run.get(f"env_{sub}"):
-            lines += [f"Reproduce: `{run[f'env_{sub}']}`", ""]
-        if os.path.isdir(d):
-            data, order, mib = load_any(d)
-            if order:
-                lines += tables(data, order, mib, markdown=True)
-            for row in read_tsv(os.path.join(d, "load.tsv")):
-                lines += [f"Load average during this script: {row[1]} at the start, {row[2]} at the end.", ""]
-        else:
-            lines += ["Not run.", ""]
+        lines += [f"## {title}", ""] + section(out, sub, run, ran)
     with open(report, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
 

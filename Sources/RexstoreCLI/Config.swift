@@ -209,10 +209,15 @@ public struct Config: Sendable {
     guard let lastBad = parts.lastIndex(where: { String(validating: $0, as: UTF8.self) == nil }) else {
       return String(decoding: path.bytes, as: UTF8.self)
     }
+    // A trailing `/` says the last part must be a directory; it stays on the name (as on a path that
+    // is text), so a file setting such as `--db DIR/x.sqlite3/` is refused the same way for both.
+    // The opened directory itself needs none: O_DIRECTORY has already made sure of it.
+    let trailingSlash = path.bytes.last == UInt8(ascii: "/") ? "/" : ""
     for count in stride(from: parts.count, through: lastBad + 1, by: -1) {
       let fd = joined(count).withCString { open($0, Config.openPath | O_DIRECTORY | O_CLOEXEC) }
       guard fd >= 0 else { continue }
-      return "/proc/self/fd/\(fd)" + parts[count...].map { "/" + String(decoding: $0, as: UTF8.self) }.joined()
+      let rest = parts[count...].map { "/" + String(decoding: $0, as: UTF8.self) }.joined()
+      return "/proc/self/fd/\(fd)" + rest + (rest.isEmpty ? "" : trailingSlash)
     }
     if lastBad == parts.count - 1, joined(parts.count).withCString({ access($0, F_OK) }) == 0 {
       throw RexstoreError(
@@ -227,6 +232,11 @@ public struct Config: Sendable {
   /// A path setting that names the wrong kind of file is a configuration error (78): the object root
   /// must be a directory, the database a regular file (each may be a symlink to one, or not exist yet).
   static func checkKind(_ setting: Setting, directory: Bool, what: String) throws(RexstoreError) {
+    // A trailing `/` names a directory: refused before anything could create one under the file's name.
+    if !directory, setting.value.hasSuffix("/") {
+      throw RexstoreError(
+        .config, "\(what) '\(setting.value)' (\(setting.source)) ends in '/', which names a directory, not a file")
+    }
     var info = stat()
     guard stat(setting.value, &info) == 0 else {
       guard errno == ENOTDIR else { return }

@@ -96,6 +96,58 @@ import Testing
     #expect(kind(objects(h) + "/audio/u1/link.wav") == S_IFLNK)
   }
 
+  /// A listing leaves out what it never follows or reads (links, FIFOs, names that are not UTF-8),
+  /// and names each on stderr as a warning, as rclone names the links it skips; the exit status and
+  /// the listing stay as they were, `--quiet` silences the warnings, and nothing outside the root is
+  /// touched. (Leftover of the issue-11 review: `audio ls` omitted a planted link silently.)
+  @Test func listingsNameWhatTheySkipOnStderr() throws {
+    let h = Harness()
+    let canary = try canary(h)
+    let before = snapshot(canary)
+    _ = try file(h, "a.wav", [1])
+    #expect(h.run("audio", "put", "u1", "a.wav").status == 0)
+    let u1 = objects(h) + "/audio/u1"
+    try FileManager.default.createSymbolicLink(atPath: objects(h) + "/audio/evil", withDestinationPath: canary)
+    try FileManager.default.createSymbolicLink(atPath: u1 + "/link.wav", withDestinationPath: canary + "/x.wav")
+    try FileManager.default.createDirectory(atPath: u1 + "/sub", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: u1 + "/sub/dirlink", withDestinationPath: canary + "/sub")
+    #expect(mkfifo(u1 + "/pipe.wav", 0o644) == 0)
+    let bad = Array((u1 + "/b").utf8) + [0xFF] + Array(".wav".utf8)
+    let fd = open(bad.map { CChar(bitPattern: $0) } + [0], O_CREAT | O_WRONLY, 0o644)
+    #expect(fd >= 0)
+    close(fd)
+    func warning(_ name: String, _ why: String) -> String {
+      #"{"warning":"'\#(name)' in the local object root \#(why): left out of the listing"}"#
+    }
+    let link = "is a symbolic link (rexstore never follows links below its roots)"
+    let inU1: Set = [
+      warning("audio/u1/link.wav", link), warning("audio/u1/sub/dirlink", link),
+      warning("audio/u1/pipe.wav", "is a FIFO, not a regular file"),
+      warning("audio/u1/b\u{FFFD}.wav", "has a name that is not valid UTF-8 (shown with U+FFFD)"),
+    ]
+    for (argv, expected) in [
+      (["audio", "ls"], inU1.union([warning("audio/evil", link)])), (["audio", "ls", "u1"], inU1),
+      (["audio", "ls", "--limit", "5"], inU1.union([warning("audio/evil", link)])),
+    ] {
+      let r = h.run(argv)
+      #expect(r.status == 0, "\(argv): \(r.stderr)")
+      guard case .array(let items)? = r.json?["items"] else {
+        Issue.record("\(argv): \(r.stdout)")
+        continue
+      }
+      #expect(items.map { $0["blob"] } == [.string("audio/u1/a.wav")], "\(argv)")
+      let lines = r.stderr.split(separator: "\n").map(String.init)
+      #expect(lines.count == expected.count, "\(argv): each skipped entry once: \(lines)")
+      #expect(Set(lines) == expected, "\(argv): \(lines)")
+    }
+    let quiet = h.run("--quiet", "audio", "ls")
+    #expect(quiet.status == 0)
+    #expect(quiet.stderr.isEmpty)
+    #expect(snapshot(canary) == before)
+    #expect(kind(u1 + "/link.wav") == S_IFLNK)
+    #expect(kind(u1 + "/pipe.wav") == S_IFIFO)
+  }
+
   @Test func aSymlinkedProfileDirectoryIsNeverEmptied() throws {
     let h = Harness()
     let canary = try canary(h)

@@ -67,6 +67,46 @@ import Testing
     #expect(try FileManager.default.contentsOfDirectory(atPath: h.root).filter { $0.hasPrefix("p") }.isEmpty)
   }
 
+  /// A trailing `/` means the same on a path setting whose bytes are not UTF-8 as on one that is text
+  /// (review leftover: `--db "DIR\xff/x.sqlite3/"` dropped the slash and was accepted, while the text
+  /// form was refused, and a text `--db DIR/x.sqlite3/` of a new database made a directory under the
+  /// database's name before failing with 74). A file setting ending in `/` is 78, nothing created.
+  @Test func aTrailingSlashMeansTheSameOnAPathSettingGivenAsBytes() throws {
+    let h = Harness()
+    let b = SafetyCLITests.bytes
+    func c(_ path: [UInt8]) -> [CChar] { path.map { CChar(bitPattern: $0) } + [0] }
+    func kind(_ path: [UInt8]) -> mode_t? {
+      var info = stat()
+      return stat(c(path), &info) == 0 ? info.st_mode & S_IFMT : nil
+    }
+    let tail = [b("pattern"), b("set"), b("1"), b("t"), b("k"), b("v")]
+    // One directory named by text, one whose name is not UTF-8; made by their bytes.
+    for dir in [b(h.root + "/p"), b(h.root + "/q") + [0xFF]] {
+      #expect(mkdir(c(dir), 0o755) == 0)
+      // A database that does not exist yet: refused, and no directory appears under its name.
+      let fresh = run(h, [b("--db"), dir + b("/x.sqlite3/")] + tail)
+      #expect(fresh.status == 78, "\(fresh.stderr)")
+      #expect(fresh.errorCode == "config")
+      #expect(fresh.stderr.contains("ends in '/', which names a directory"), "\(fresh.stderr)")
+      #expect(kind(dir + b("/x.sqlite3")) == nil)
+      // The same name as a regular file (a database made without the slash): still refused.
+      #expect(run(h, [b("--db"), dir + b("/x.sqlite3")] + tail).status == 0)
+      let existing = run(h, [b("--db"), dir + b("/x.sqlite3/")] + tail)
+      #expect(existing.status == 78, "\(existing.stderr)")
+      #expect(kind(dir + b("/x.sqlite3")) == S_IFREG)
+      // A config file named with a trailing slash is not read as that file.
+      let fd = open(c(dir + b("/c.json")), O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+      #expect(fd >= 0 && write(fd, "{}", 2) == 2)
+      close(fd)
+      let config = run(h, [b("--config"), dir + b("/c.json/")] + tail)
+      #expect(config.status == 78, "\(config.stderr)")
+      // A directory setting may end in `/` either way.
+      let rooted = run(h, [b("--root"), dir + b("/r/")] + tail)
+      #expect(rooted.status == 0, "\(rooted.stderr)")
+      #expect(kind(dir + b("/r/rexstore.sqlite3")) == S_IFREG)
+    }
+  }
+
   /// The table's byte-path operands keep argv's bytes in the invocation (inline `--opt=` values
   /// too); text operands beside them are still refused.
   @Test func bytePathOperandsKeepTheirBytes() throws {

@@ -7,7 +7,8 @@ import Glibc
 /// reached through one: directories are opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
 /// or one `O_NOFOLLOW` segment at a time, and every file operation is a `*at` call relative to the
 /// directory's descriptor (see `DirectoryHandle`). A link found below the root is refused with
-/// `invalid_input` (65), never followed and never deleted through; listings skip links.
+/// `invalid_input` (65), never followed and never deleted through; listings skip links (and other
+/// files that are not regular), telling `skippedEntry` about each.
 ///
 /// Writes go to a temporary file in the target directory, are fsynced, and are then linked (no
 /// overwrite) or renamed (overwrite) into place, followed by a directory fsync: a crash leaves the old
@@ -32,6 +33,11 @@ public final class LocalObjectStore: ObjectStore {
 
   /// How long a group write waits for another one on the same user directory (the busy timeout).
   public var lockTimeoutMilliseconds: Int
+
+  /// Told (once per name) about each entry a listing leaves out because it is a link or not a regular
+  /// file, with a message naming it by its object name (never the link's target); the CLI warns.
+  public var skippedEntry: ((String) -> Void)?
+  private var reportedSkips: Set<String> = []
 
   public init(root: String, lockTimeoutMilliseconds: Int = 5_000) {
     self.root = root
@@ -456,7 +462,7 @@ public final class LocalObjectStore: ObjectStore {
     let directoryName = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
     guard let dir = try directory(directoryName, create: false) else { return ObjectPage(items: [], nextPageToken: nil) }
     var paths: [String] = []
-    try collect(dir, below: "", into: &paths)
+    try collect(dir, below: "", in: directoryName, into: &paths)
     paths.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     if let pageToken { paths = paths.filter { pageToken.utf8.lexicographicallyPrecedes($0.utf8) } }
     var items: [ObjectInfo] = []
@@ -486,26 +492,52 @@ public final class LocalObjectStore: ObjectStore {
     return ObjectPage(items: items, nextPageToken: more ? last : nil)
   }
 
-  /// The paths (below `dir`, prefixed with `relative`) of every non-directory entry in `dir` and its
-  /// subdirectories; dot-names and links are left out, and links are never followed.
-  private func collect(_ dir: DirectoryHandle, below relative: String, into paths: inout [String]) throws(RexstoreError) {
+  /// The paths (below `dir`, prefixed with `relative`) of every regular file in `dir` and its
+  /// subdirectories; dot-names are left out, links are never followed, and each link or other
+  /// non-regular file is reported as skipped (`directoryName` makes its object name).
+  private func collect(
+    _ dir: DirectoryHandle, below relative: String, in directoryName: String, into paths: inout [String]
+  ) throws(RexstoreError) {
     for name in try dir.entries() where !name.hasPrefix(".") {
       let path = relative.isEmpty ? name : relative + "/" + name
-      guard let kind = try? dir.kind(name), !kind.isSymlink else { continue }
+      guard let kind = try? dir.kind(name) else {
+        // Gone since it was read, or a name that is not UTF-8 (read with U+FFFD, so not found by it).
+        if name.contains("\u{FFFD}") {
+          reportSkipped(directoryName + "/" + path, "has a name that is not valid UTF-8 (shown with U+FFFD)")
+        }
+        continue
+      }
       if kind.isDirectory {
-        if let child = try? dir.child(name, create: false) { try collect(child, below: path, into: &paths) }
-      } else {
+        if let child = try? dir.child(name, create: false) { try collect(child, below: path, in: directoryName, into: &paths) }
+      } else if kind.isRegular {
         paths.append(path)
+      } else {
+        reportSkipped(directoryName + "/" + path, kind)
       }
     }
   }
 
-  /// Subdirectories (never links to one) under `prefix`.
+  private func reportSkipped(_ name: String, _ kind: FileKind) {
+    reportSkipped(
+      name, kind.isSymlink
+        ? "is a symbolic link (rexstore never follows links below its roots)" : "is \(kind.description), not a regular file")
+  }
+
+  private func reportSkipped(_ name: String, _ why: String) {
+    guard let skippedEntry, reportedSkips.insert(name).inserted else { return }
+    skippedEntry("'\(name)' in the local object root \(why): left out of the listing")
+  }
+
+  /// Subdirectories (never links to one) under `prefix`; a link is reported as skipped.
   public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
     let directoryName = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
     guard let dir = try directory(directoryName, create: false) else { return [] }
     return try dir.entries()
-      .filter { !$0.hasPrefix(".") && ((try? dir.kind($0))??.isDirectory ?? false) }
+      .filter { name in
+        guard !name.hasPrefix("."), let kind = try? dir.kind(name) else { return false }
+        if kind.isSymlink { reportSkipped(directoryName + "/" + name, kind) }
+        return kind.isDirectory
+      }
       .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
   }
 

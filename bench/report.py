@@ -225,6 +225,12 @@ def main():
     ran = run.get("only", "").split() if "only" in run else None
     for sub, title in sections:
         lines += [f"## {title}", ""] + section(out, sub, run, ran)
+    # What the tables cannot say (what changed, what bounds each row, what was tried and dropped) is
+    # written by hand in bench/ANALYSIS.md, kept beside this script, and carried into every report.
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ANALYSIS.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            lines += [f.read().rstrip(), ""]
     with open(report, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
 

@@ -84,3 +84,9 @@ int rexstore_is_symlink_at(int dirfd, const char *name) {
 }
 
 int rexstore_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }
+
+int rexstore_reopen_direct(int fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+}

@@ -90,3 +90,8 @@ int rexstore_reopen_direct(int fd) {
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
 }
+
+int rexstore_is_direct(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags < 0 ? -1 : (flags & O_DIRECT) != 0;
+}

@@ -127,11 +127,19 @@ import Testing
     #expect(try requests("DELETE", "/o/audio%2Fu1%2Fbad.wav").first?["query"] as? String == "ifGenerationMatch=\(1700000000000001)")
   }
 
+  /// 412 on a multipart upload, on a media upload, and on the session PUT that follows a media upload
+  /// answered 503 (which stored nothing, so the refusal is not our own object): each is a conflict.
   @Test func preconditionFailuresAreConflicts() throws {
     let small = try randomFile(scratch, "s.wav", size: 10)
     let big = try randomFile(scratch, "b.wav", size: 9 * 1024 * 1024)
-    try server.faults(#"[{"method":"POST","path_contains":"/upload/","times":1,"action":{"status":412}},{"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":412}}]"#)
-    for file in [small, big] {
+    let session = try randomFile(scratch, "c.wav", size: 9 * 1024 * 1024)
+    try server.faults(#"""
+      [{"method":"POST","query_contains":"uploadType=multipart","times":1,"action":{"status":412}},
+       {"method":"POST","query_contains":"uploadType=media","times":1,"action":{"status":412}},
+       {"method":"POST","query_contains":"uploadType=media","times":1,"action":{"status":503}},
+       {"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":412}}]
+      """#)
+    for file in [small, big, session] {
       let put = try rexstore(["audio", "put", "u1", file])
       #expect(put.status == 65, "\(put.stderr)")
       #expect(put.stdout.isEmpty)
@@ -140,6 +148,7 @@ import Testing
     // A conflict is the caller's business: nothing fell back to the local root.
     #expect(!FileManager.default.fileExists(atPath: scratch.path + "/data/objects/audio"))
     #expect(try stored().isEmpty)
+    #expect(try requests("PUT", "upload_id").map { $0["status"] as? Int } == [412])
   }
 
   @Test func downloadsResumeAfterAResetAndRefuseDamage() throws {

@@ -27,6 +27,8 @@ void rexstore_start_writeback(int fd, long long offset, long long length);
 int rexstore_set_direct(int fd, int on);
 /// A second descriptor of the open file `fd`, write-only with O_DIRECT (via /proc/self/fd); -1 if refused.
 int rexstore_reopen_direct(int fd);
+/// 1 when `fd` has O_DIRECT set, 0 when not, -1 on error.
+int rexstore_is_direct(int fd);
 long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
 /// Flushes every dirty page of the file system holding `fd` (syncfs): one call instead of one fsync
 /// per file when a batch of downloads is made durable together.

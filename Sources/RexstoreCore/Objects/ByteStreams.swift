@@ -140,6 +140,10 @@ public final class DescriptorSink: ByteSink {
   private var written: Int64 = 0
   private var started: Int64 = 0
   private var direct = false
+  /// Set until the first write, which turns `O_DIRECT` on if it is whole aligned blocks: a sink whose
+  /// writes start small (a download's first bytes as they arrive) never uses it, and a descriptor
+  /// that others write with `pwrite` (a sliced download's) never gets the flag.
+  private var mayGoDirect: Bool
   static let writebackStep: Int64 = 8 << 20
   static let directAlignment = 4096
 
@@ -149,14 +153,19 @@ public final class DescriptorSink: ByteSink {
     self.fd = fd
     self.name = name
     self.discardsOnFailure = discardsOnFailure
-    self.direct = direct && rexstore_set_direct(fd, 1) == 0
+    self.mayGoDirect = direct
   }
 
   public func write(_ bytes: UnsafeRawBufferPointer) throws(RexstoreError) {
     var rest = bytes
+    let alignment = DescriptorSink.directAlignment
+    let aligned = bytes.count % alignment == 0 && Int(bitPattern: bytes.baseAddress) % alignment == 0
+    if mayGoDirect {
+      mayGoDirect = false
+      direct = aligned && written == 0 && rexstore_set_direct(fd, 1) == 0
+    }
     if direct {
-      let alignment = DescriptorSink.directAlignment
-      if bytes.count % alignment == 0, Int(bitPattern: bytes.baseAddress) % alignment == 0 {
+      if aligned {
         let n = writeDirect(bytes)
         if n == bytes.count {
           written += Int64(n)

@@ -140,9 +140,10 @@ public final class DescriptorSink: ByteSink {
   private var written: Int64 = 0
   private var started: Int64 = 0
   private var direct = false
-  /// Set until the first write, which turns `O_DIRECT` on if it is whole aligned blocks: a sink whose
-  /// writes start small (a download's first bytes as they arrive) never uses it, and a descriptor
-  /// that others write with `pwrite` (a sliced download's) never gets the flag.
+  /// Set until the first write, which turns `O_DIRECT` on if it is whole aligned blocks of at least
+  /// `FileSystem.copyBufferSize` (a put's first buffer): a sink whose writes start small (a download's
+  /// first bytes as they arrive, which would each become a synchronous device write) never uses it,
+  /// and a descriptor that others write with `pwrite` (a sliced download's) never gets the flag.
   private var mayGoDirect: Bool
   static let writebackStep: Int64 = 8 << 20
   static let directAlignment = 4096
@@ -162,7 +163,7 @@ public final class DescriptorSink: ByteSink {
     let aligned = bytes.count % alignment == 0 && Int(bitPattern: bytes.baseAddress) % alignment == 0
     if mayGoDirect {
       mayGoDirect = false
-      direct = aligned && written == 0 && rexstore_set_direct(fd, 1) == 0
+      direct = aligned && bytes.count >= FileSystem.copyBufferSize && written == 0 && rexstore_set_direct(fd, 1) == 0
     }
     if direct {
       if aligned {

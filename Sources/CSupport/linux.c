@@ -41,6 +41,13 @@ void rexstore_start_writeback(int fd, long long offset, long long length) {
 
 int rexstore_syncfs(int fd) { return syncfs(fd); }
 
+int rexstore_set_direct(int fd, int on) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return -1;
+  flags = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+  return fcntl(fd, F_SETFL, flags);
+}
+
 int rexstore_openat(int dirfd, const char *name, int flags, unsigned int mode) {
   return openat(dirfd, name, flags, (mode_t)mode);
 }
@@ -77,3 +84,14 @@ int rexstore_is_symlink_at(int dirfd, const char *name) {
 }
 
 int rexstore_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }
+
+int rexstore_reopen_direct(int fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+}
+
+int rexstore_is_direct(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags < 0 ? -1 : (flags & O_DIRECT) != 0;
+}

@@ -31,14 +31,21 @@ import Testing
     #expect(try requests("POST", "uploadType=multipart").map { $0["status"] as? Int } == [503, 503, 429, 200])
   }
 
-  /// A file of known size above the multipart limit goes in one session PUT carrying every byte.
+  /// A file of known size above the multipart limit goes in one media POST carrying every byte,
+  /// create-only, with its content type; no session is opened.
   @Test func aFileOfKnownSizeIsUploadedInOneRequest() throws {
     let size = 20 * 1024 * 1024 + 5
     let file = try randomFile(scratch, "one.wav", size: size)
     let put = try rexstore(["audio", "put", "u1", file])
     #expect(put.status == 0, "\(put.stderr)")
-    #expect(try requests("POST", "uploadType=resumable").count == 1)
-    #expect(try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String } == ["bytes 0-\(size - 1)/\(size)"])
+    let media = try requests("POST", "uploadType=media")
+    #expect(media.count == 1)
+    #expect(media.first?["query"] as? String == "uploadType=media&name=audio%2Fu1%2Fone.wav&ifGenerationMatch=0")
+    #expect(media.first?["request_body_bytes"] as? Int == size)
+    #expect(try requests("POST", "uploadType=resumable").isEmpty)
+    #expect(try requests("PUT", "upload_id").isEmpty)
+    let object0 = try #require(try stored().first)
+    #expect(object0["contentType"] as? String == (try jsonObject(put.stdout))["content_type"] as? String)
     let object = try #require(try stored().first)
     #expect(object["size"] as? Int == size)
     #expect(object["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
@@ -58,25 +65,31 @@ import Testing
     #expect(try stored().first?["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
   }
 
-  /// The single request cut mid-body (the server kept what arrived, in 256 KiB units), or answered
-  /// 503 after keeping 1 MiB: rexstore asks the session what it holds and sends only the rest.
+  /// A media upload that fails (cut mid-body, or a 503) hands over to a resumable session; its one
+  /// PUT cut mid-body (the server kept what arrived, in 256 KiB units), or answered 503 after keeping
+  /// 1 MiB: rexstore asks the session what it holds and sends only the rest.
   @Test func resumableUploadResumesFromTheOffsetTheServerReports() throws {
     let size = 40 * 1024 * 1024
     let file = try randomFile(scratch, "big.wav", size: size)
     try server.faults(#"""
-      [{"method":"PUT","query_contains":"upload_id","times":1,"action":{"reset_after_request_bytes":5000000,"persist_received":true}}]
+      [{"method":"POST","query_contains":"uploadType=media","times":1,"action":{"reset_after_request_bytes":3000000}},
+       {"method":"PUT","query_contains":"upload_id","times":1,"action":{"reset_after_request_bytes":5000000,"persist_received":true}}]
       """#)
     let put = try rexstore(["audio", "put", "u1", file])
     #expect(put.status == 0, "\(put.stderr)")
     let kept = 5_000_000 / 262_144 * 262_144
     var ranges = try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String }
     #expect(ranges == ["bytes 0-\(size - 1)/\(size)", "bytes */\(size)", "bytes \(kept)-\(size - 1)/\(size)"], "\(ranges)")
+    #expect(try requests("POST", "uploadType=media").map { $0["status"] as? Int } == [nil])
     let object = try #require(try stored().first)
     #expect(object["size"] as? Int == size)
     #expect(object["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
 
     try server.http("DELETE", "/_stub/log")
-    try server.faults(#"[{"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":503,"persist_bytes":1048576}}]"#)
+    try server.faults(#"""
+      [{"method":"POST","query_contains":"uploadType=media","times":1,"action":{"status":503}},
+       {"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":503,"persist_bytes":1048576}}]
+      """#)
     let again = try rexstore(["audio", "put", "u1", file, "--name", "again.wav"])
     #expect(again.status == 0, "\(again.stderr)")
     ranges = try requests("PUT", "upload_id").compactMap { $0["content_range"] as? String }
@@ -85,11 +98,48 @@ import Testing
       == (try jsonObject(put.stdout))["md5"] as? String)
   }
 
+  /// A media upload whose answer is lost after the server stored the object: the session that takes
+  /// over is refused (412, create-only), and rexstore recognises the stored object as its own bytes.
+  @Test func aMediaUploadWhoseAnswerIsLostIsRecognisedAsItsOwn() throws {
+    let size = 12 * 1024 * 1024 + 1
+    let file = try randomFile(scratch, "lost.wav", size: size)
+    try server.faults(#"[{"method":"POST","query_contains":"uploadType=media","times":1,"action":{"reset_after_response_bytes":0}}]"#)
+    let put = try rexstore(["audio", "put", "u1", file])
+    #expect(put.status == 0, "\(put.stderr)")
+    let objects = try stored()
+    #expect(objects.count == 1)
+    #expect(objects.first?["md5Hash"] as? String == (try jsonObject(put.stdout))["md5"] as? String)
+    #expect(try requests("POST", "uploadType=media").count == 1)
+    #expect(try requests("POST", "uploadType=resumable").count == 1)
+    // The session's answer was the precondition's refusal: the object checked is the media upload's.
+    #expect(try requests("PUT", "upload_id").compactMap { $0["status"] as? Int }.last == 412)
+  }
+
+  /// A media upload that GCS stored with other bytes than were sent (damage on the way) is removed by
+  /// its generation, and the put fails with 74; nothing is left in the bucket.
+  @Test func aMediaUploadStoredWithOtherBytesIsRemoved() throws {
+    let file = try randomFile(scratch, "bad.wav", size: 9 * 1024 * 1024)
+    try server.faults(#"[{"method":"POST","query_contains":"uploadType=media","times":1,"action":{"corrupt_request_body":true}}]"#)
+    let put = try rexstore(["audio", "put", "u1", file, "--no-fallback"])
+    #expect(put.status == 74, "\(put.stderr)")
+    #expect(put.stderr.contains("checksum mismatch"), "\(put.stderr)")
+    #expect(try stored().isEmpty)
+    #expect(try requests("DELETE", "/o/audio%2Fu1%2Fbad.wav").first?["query"] as? String == "ifGenerationMatch=\(1700000000000001)")
+  }
+
+  /// 412 on a multipart upload, on a media upload, and on the session PUT that follows a media upload
+  /// answered 503 (which stored nothing, so the refusal is not our own object): each is a conflict.
   @Test func preconditionFailuresAreConflicts() throws {
     let small = try randomFile(scratch, "s.wav", size: 10)
     let big = try randomFile(scratch, "b.wav", size: 9 * 1024 * 1024)
-    try server.faults(#"[{"method":"POST","path_contains":"/upload/","times":1,"action":{"status":412}},{"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":412}}]"#)
-    for file in [small, big] {
+    let session = try randomFile(scratch, "c.wav", size: 9 * 1024 * 1024)
+    try server.faults(#"""
+      [{"method":"POST","query_contains":"uploadType=multipart","times":1,"action":{"status":412}},
+       {"method":"POST","query_contains":"uploadType=media","times":1,"action":{"status":412}},
+       {"method":"POST","query_contains":"uploadType=media","times":1,"action":{"status":503}},
+       {"method":"PUT","query_contains":"upload_id","times":1,"action":{"status":412}}]
+      """#)
+    for file in [small, big, session] {
       let put = try rexstore(["audio", "put", "u1", file])
       #expect(put.status == 65, "\(put.stderr)")
       #expect(put.stdout.isEmpty)
@@ -98,6 +148,7 @@ import Testing
     // A conflict is the caller's business: nothing fell back to the local root.
     #expect(!FileManager.default.fileExists(atPath: scratch.path + "/data/objects/audio"))
     #expect(try stored().isEmpty)
+    #expect(try requests("PUT", "upload_id").map { $0["status"] as? Int } == [412])
   }
 
   @Test func downloadsResumeAfterAResetAndRefuseDamage() throws {

@@ -15,7 +15,7 @@ final class StorageServer {
     case stub(arguments: [String])
     /// A TCP proxy to another server that breaks one resumable chunk mid-body (`python/cut_proxy.py`):
     /// the first after the first, or with `anyPut` the first PUT that carries bytes.
-    case cuttingProxy(upstreamPort: Int, cutAfterBytes: Int, anyPut: Bool = false)
+    case cuttingProxy(upstreamPort: Int, cutAfterBytes: Int, anyPut: Bool = false, mediaFirst: Bool = false)
   }
 
   static let venv = Processes.packageRoot + "/.venv"
@@ -67,8 +67,9 @@ final class StorageServer {
       process.executableURL = URL(fileURLWithPath: StorageServer.python)
       if case .stub(let arguments) = kind {
         process.arguments = [StorageServer.scripts + "/gcs_stub.py", "--port", "0", "--bucket", StorageServer.bucket] + arguments
-      } else if case .cuttingProxy(let upstream, let cut, let anyPut) = kind {
-        process.arguments = [StorageServer.scripts + "/cut_proxy.py", String(upstream), String(cut)] + (anyPut ? ["any"] : [])
+      } else if case .cuttingProxy(let upstream, let cut, let anyPut, let mediaFirst) = kind {
+        process.arguments = [StorageServer.scripts + "/cut_proxy.py", String(upstream), String(cut)]
+          + (mediaFirst ? ["media"] : anyPut ? ["any"] : [])
       }
       try process.run()
       var line = Data()

@@ -22,6 +22,13 @@ uint32_t rexstore_random32(void);
 /// Starts writeback of a written range without waiting for it (sync_file_range), so the fsync that
 /// ends a large write has little left to flush.
 void rexstore_start_writeback(int fd, long long offset, long long length);
+/// Turns O_DIRECT on (`on` 1) or off (0) for an open file; 0 on success, -1 (errno set) when the file
+/// system refuses it.
+int rexstore_set_direct(int fd, int on);
+/// A second descriptor of the open file `fd`, write-only with O_DIRECT (via /proc/self/fd); -1 if refused.
+int rexstore_reopen_direct(int fd);
+/// 1 when `fd` has O_DIRECT set, 0 when not, -1 on error.
+int rexstore_is_direct(int fd);
 long rexstore_fgetxattr(int fd, const char *name, void *value, size_t size);
 /// Flushes every dirty page of the file system holding `fd` (syncfs): one call instead of one fsync
 /// per file when a batch of downloads is made durable together.

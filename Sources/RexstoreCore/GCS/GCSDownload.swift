@@ -196,9 +196,15 @@ struct SlicedDownload {
     let ranges = SlicedDownload.ranges(length: length, width: client.settings.slicedDownloadWidth)
     var clients = [client]
     for _ in 1..<max(ranges.count, 1) { clients.append(try client.sibling()) }
+    // The same file opened a second time with O_DIRECT: whole 1 MiB blocks go from each range's
+    // staging buffer straight to the device, with no page-cache copy and no dirty pages for the
+    // fsync before the rename to wait on; a range's tail (and everything, where the file system
+    // refuses O_DIRECT) goes through `fd` as before.
+    let direct = rexstore_reopen_direct(fd)
+    defer { if direct >= 0 { close(direct) } }
     let results = Threads.map(ranges.count, workers: clients) { client, index -> Result<UInt32, RexstoreError> in
       do throws(RexstoreError) {
-        return .success(try self.fetch(ranges[index], client: client))
+        return .success(try self.fetch(ranges[index], client: client, direct: direct))
       } catch {
         return .failure(error)
       }
@@ -236,11 +242,63 @@ struct SlicedDownload {
     var writtenBack: Int64 = 0
   }
 
+  /// Received bytes of one range gathered into an aligned block for `O_DIRECT` writes.
+  private final class Staging {
+    static let size = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Staging.size, alignment: DescriptorSink.directAlignment)
+    var filled = 0
+    /// Bytes of the range already written to the file.
+    var written: Int64 = 0
+    /// The direct descriptor, until a direct write fails (then everything goes through the page cache).
+    var direct: Int32
+
+    init(direct: Int32) { self.direct = direct }
+    deinit { buffer.deallocate() }
+  }
+
+  /// Writes `bytes` at `offset` through `descriptor`, all of them.
+  private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(RexstoreError) {
+    var done = 0
+    while done < bytes.count {
+      let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemError("cannot write", path: name)
+      }
+      done += n
+    }
+  }
+
+  /// Writes the staged bytes of the range starting at `start`: whole blocks directly when possible;
+  /// with `final`, the tail too (through the page cache).
+  private func flush(_ staging: Staging, rangeStart start: Int64, final: Bool) throws(RexstoreError) {
+    guard staging.filled > 0 else { return }
+    let offset = start + staging.written
+    let whole = staging.filled / DescriptorSink.directAlignment * DescriptorSink.directAlignment
+    var done = 0
+    if staging.direct >= 0, whole > 0 {
+      let n = pwrite(staging.direct, staging.buffer.baseAddress, whole, off_t(offset))
+      if n > 0 { done = n } else { staging.direct = -1 }
+    }
+    if done < staging.filled, final || staging.direct < 0 {
+      try writeAll(fd, UnsafeRawBufferPointer(rebasing: staging.buffer[done..<staging.filled]), at: offset + Int64(done))
+      done = staging.filled
+    }
+    if done > 0, done < staging.filled {
+      // A short direct write: keep the rest for the next flush.
+      let rest = staging.filled - done
+      staging.buffer.baseAddress!.copyMemory(from: staging.buffer.baseAddress! + done, byteCount: rest)
+    }
+    staging.written += Int64(done)
+    staging.filled -= done
+  }
+
   /// One range into its place in the file; returns its CRC-32C.
-  private func fetch(_ range: ClosedRange<Int64>, client: GCSClient) throws(RexstoreError) -> UInt32 {
+  private func fetch(_ range: ClosedRange<Int64>, client: GCSClient, direct: Int32) throws(RexstoreError) -> UInt32 {
     let progress = Progress()
     let url = client.objectURL(name) + "?alt=media&generation=\(generation)"
     let size = Int64(range.count)
+    let staging: Staging? = direct >= 0 && range.lowerBound % Int64(DescriptorSink.directAlignment) == 0 ? Staging(direct: direct) : nil
     let response = try client.send(what, {
       HTTPRequest(method: "GET", url: url, headers: [("Range", "bytes=\(range.lowerBound + progress.received)-\(range.upperBound)")])
     }, sink: { bytes throws(RexstoreError) in
@@ -248,15 +306,21 @@ struct SlicedDownload {
       guard Int64(bytes.count) <= size - progress.received else {
         throw RexstoreError(.unavailable, "cannot \(what): GCS sent more than the range asked for")
       }
-      var done = 0
-      while done < bytes.count {
-        let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(range.lowerBound + progress.received) + off_t(done))
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw systemError("cannot write", path: name)
+      if let staging, staging.direct >= 0 {
+        var taken = 0
+        while taken < bytes.count {
+          let n = min(Staging.size - staging.filled, bytes.count - taken)
+          (staging.buffer.baseAddress! + staging.filled).copyMemory(from: bytes.baseAddress! + taken, byteCount: n)
+          staging.filled += n
+          taken += n
+          if staging.filled == Staging.size { try flush(staging, rangeStart: range.lowerBound, final: false) }
         }
-        done += n
+        progress.crc = rexstore_crc32c_extend(progress.crc, bytes.baseAddress, bytes.count)
+        progress.received += Int64(bytes.count)
+        return
       }
+      if let staging, staging.filled > 0 { try flush(staging, rangeStart: range.lowerBound, final: true) }
+      try writeAll(fd, bytes, at: range.lowerBound + progress.received)
       progress.crc = rexstore_crc32c_extend(progress.crc, bytes.baseAddress, bytes.count)
       progress.received += Int64(bytes.count)
       // Start writeback of each 8 MiB as it lands, as a streamed download does: the fsync before
@@ -277,6 +341,7 @@ struct SlicedDownload {
     guard progress.received == size else {
       throw RexstoreError(.unavailable, "cannot \(what): GCS sent \(progress.received) of \(size) bytes of a range")
     }
+    if let staging { try flush(staging, rangeStart: range.lowerBound, final: true) }
     return progress.crc
   }
 

@@ -70,7 +70,7 @@ public enum FileDownload {
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     var closed = false
     do throws(RexstoreError) {
-      guard let info = try body(DescriptorSink(fd: fd, name: path.display)) else {
+      guard let info = try body(DescriptorSink(fd: fd, name: path.display, direct: true)) else {
         close(fd)
         closed = true
         unlink(temp.cString)
@@ -168,7 +168,7 @@ extension FileDownload {
     let fd = open(temp.cString, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw systemError("cannot create", path: temp).asCannotCreate }
     do throws(RexstoreError) {
-      guard let info = try body(DescriptorSink(fd: fd, name: path.display)) else {
+      guard let info = try body(DescriptorSink(fd: fd, name: path.display, direct: true)) else {
         close(fd)
         unlink(temp.cString)
         return nil

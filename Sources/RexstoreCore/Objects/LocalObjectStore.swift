@@ -135,7 +135,7 @@ public final class LocalObjectStore: ObjectStore {
     let fd = dir.open(name, O_CREAT | O_EXCL | O_WRONLY)
     guard fd >= 0 else { throw systemError("cannot create", path: dir.path + "/" + name).asCannotCreate }
     defer { close(fd) }
-    let sink = DescriptorSink(fd: fd, name: dir.path + "/" + name)
+    let sink = DescriptorSink(fd: fd, name: dir.path + "/" + name, direct: true)
     let hasher = try StreamCopy.run(
       read: { buffer throws(RexstoreError) in try source.read(into: buffer) },
       write: { chunk throws(RexstoreError) in try sink.write(chunk) })

@@ -1,10 +1,12 @@
 """A TCP proxy on 127.0.0.1 that breaks one upload mid-body, for resume tests against a real emulator.
 
-usage: cut_proxy.py UPSTREAM_PORT CUT_AFTER_BYTES [any]
+usage: cut_proxy.py UPSTREAM_PORT CUT_AFTER_BYTES [any|media]
 Forwards every connection to 127.0.0.1:UPSTREAM_PORT. The first request whose head contains
 `upload_id` and a `Content-Range: bytes N-` with N > 0 (a resumable chunk after the first; with
-`any`, any PUT that carries bytes, the first included) is cut:
-after CUT_AFTER_BYTES bytes of it, both sides are reset. A `Location` header naming the upstream
+`any` or `media`, any PUT that carries bytes, the first included) is cut:
+after CUT_AFTER_BYTES bytes of it, both sides are reset. With `media`, the first media upload
+(`POST ...uploadType=media`) is cut the same way first (logged `CUT MEDIA`); every media upload is
+logged `POST media`. A `Location` header naming the upstream
 (gcp-storage-emulator's session URI) is rewritten to name the proxy, so chunks come through it too.
 Prints `READY <port>` (and `CUT <range>` on stderr when it cuts); logs on stderr `PUT <range>` for every
 session PUT and `ANSWER <status> <Range header or ->` for every answer; exits on SIGTERM.
@@ -16,8 +18,9 @@ import sys
 import threading
 
 upstream_port, cut_after = int(sys.argv[1]), int(sys.argv[2])
-cut_any = len(sys.argv) > 3 and sys.argv[3] == "any"
-state = {"cut": False}
+cut_any = len(sys.argv) > 3 and sys.argv[3] in ("any", "media")
+cut_media = len(sys.argv) > 3 and sys.argv[3] == "media"
+state = {"cut": False, "cut_media": False}
 lock = threading.Lock()
 
 
@@ -46,7 +49,18 @@ def pipe(src, dst, watch):
                 data = head + sep + body
             if watch and budget is None:
                 # curl writes a request's head in one piece: look for it in this read.
-                start = data.find(b"PUT /")
+                start = data.find(b"POST /")
+                if start >= 0 and b"uploadType=media" in data[start:].split(b"\r\n")[0]:
+                    print("POST media", file=sys.stderr, flush=True)
+                    with lock:
+                        if cut_media and not state["cut_media"]:
+                            state["cut_media"] = True
+                            budget = cut_after
+                            print("CUT MEDIA", file=sys.stderr, flush=True)
+                    if budget is not None:
+                        dst.sendall(data[:start])
+                        data = data[start:]
+                start = -1 if budget is not None else data.find(b"PUT /")
                 if start >= 0:
                     head = data[start:].split(b"\r\n\r\n")[0]
                     ranges = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-range: bytes ")]

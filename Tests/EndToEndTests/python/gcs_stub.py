@@ -19,7 +19,7 @@ Rule: {"method": "PUT"|null, "path_contains": "...", "query_contains": "...", "r
 Actions (may combine): {"status": 503, "retry_after": S, "persist_bytes": K, "message": "..."},
   {"reset_after_request_bytes": K} (with "persist_received": true a resumable session keeps what
   arrived, in whole 256 KiB units), {"reset_after_response_bytes": K}, {"stall_seconds": S},
-  {"corrupt_response_body": true}, {"trickle_bytes_per_second": N} (the answer's body is sent N bytes a
+  {"corrupt_response_body": true}, {"corrupt_request_body": true} (the first byte received is flipped), {"trickle_bytes_per_second": N} (the answer's body is sent N bytes a
   second), {"status": 400, "body": {...} or "text"} (the error answered with exactly this body).
 """
 import argparse
@@ -354,6 +354,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.apply_request_fault(action):
                 return
         self.body = self.read_body()
+        if action is not None and action.get("corrupt_request_body") and self.body:
+            self.body = bytes([self.body[0] ^ 0xFF]) + self.body[1:]  # damaged on the way in
         self.route(raw_path)
 
     def apply_request_fault(self, action):

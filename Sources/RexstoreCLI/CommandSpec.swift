@@ -25,20 +25,22 @@ public struct OptionSpec: Sendable {
   public var short: Character?
   /// The value's placeholder (`DUR`, `FILE`); nil for a switch.
   public var valueName: String?
-  public var help: String
+  /// Built when help or a generator asks (see `SettingSpec.help`); parsing never needs it.
+  public var help: String { helpText() }
+  private let helpText: @Sendable () -> String
   public var repeatable: Bool
   public var completion: CompletionKind
   /// See `ArgumentSpec.bytePath`.
   public var bytePath: Bool
 
   public init(
-    _ long: String, short: Character? = nil, value: String? = nil, help: String, repeatable: Bool = false,
-    completion: CompletionKind = .none, bytePath: Bool = false
+    _ long: String, short: Character? = nil, value: String? = nil, help: @autoclosure @escaping @Sendable () -> String,
+    repeatable: Bool = false, completion: CompletionKind = .none, bytePath: Bool = false
   ) {
     self.long = long
     self.short = short
     self.valueName = value
-    self.help = help
+    self.helpText = help
     self.repeatable = repeatable
     self.completion = completion
     self.bytePath = bytePath

@@ -196,6 +196,26 @@ import Testing
     #expect(r.status == 65 && r.stderr.contains("line 1: unknown key 'colour'"), "\(r.stderr)")
   }
 
+  /// Issue 12 rewrote the table check's bookkeeping (plain arrays instead of dictionaries and sets):
+  /// column names still compare case-insensitively, declared types by their upper case, a UNIQUE
+  /// constraint may list its columns in any order, and a NOT NULL extra column with a default is fine.
+  @Test func theAppTableSpelledInAnotherCaseIsTheAppTable() throws {
+    let h = Harness()
+    try FileManager.default.createDirectory(atPath: h.root + "/data", withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: h.databasePath, contents: nil)
+    let db = try Database(path: h.databasePath, mode: .readWrite, busyTimeoutMilliseconds: 1000)
+    try db.execute(
+      """
+      CREATE TABLE user_patterns (ID INTEGER PRIMARY KEY AUTOINCREMENT, User_Id integer NOT NULL,
+        PATTERN_TYPE text NOT NULL, pattern_key TEXT NOT NULL, Pattern_Value Text NOT NULL, confidence REAL,
+        created_at TIMESTAMP, updated_at timestamp, source TEXT NOT NULL DEFAULT 'app',
+        UNIQUE(pattern_key, PATTERN_TYPE, user_id))
+      """)
+    #expect(h.run("pattern", "set", "1", "t", "k", "v").status == 0)
+    #expect(h.run("pattern", "get", "1", "t", "k").json?["value"] == .string("v"))
+    #expect(h.run("db", "check").status == 0)
+  }
+
   @Test func exportImportRoundTripsExactly() throws {
     let h = Harness()
     h.run("pattern", "set", "1", "t", "a", #"{"deep":[1,"é",null]}"#, "--confidence", "0.25")

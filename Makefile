@@ -3,12 +3,17 @@
 
 SWIFT ?= swift
 # Start-up time decides point reads, so the release binary keeps the dynamic loader's work small:
-# the Swift runtime and libstdc++ are linked in statically (the driver's own -lstdc++ finds only the
-# .a in STATIC_CXX, searched first) and the executable is not position-independent, so its Swift
-# metadata needs no relocation at start. glibc stays dynamic because libcurl is loaded with dlopen
-# on first use, which a fully static executable cannot do.
-STATIC_CXX = .build/static-cxx
-RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_CXX) -Xswiftc -Xclang-linker -Xswiftc -no-pie
+# the Swift runtime, libstdc++, libgcc and SQLite are linked in statically (the driver's own -lstdc++
+# and the module map's -lsqlite3 find the .a files in STATIC_LIBS, searched before the system
+# directories), the executable exports no symbols of its own (the static stdlib's link arguments say
+# -export-dynamic: 10,000 symbols that every dladdr at start-up scanned one by one and every symbol
+# lookup of the loader hashed into), and it is not position-independent, so its Swift metadata needs
+# no relocation at start. glibc stays dynamic because libcurl is loaded with dlopen on first use,
+# which a fully static executable cannot do. SQLite is Debian's own libsqlite3.a (libsqlite3-dev),
+# the same version as the libsqlite3.so the Python app loads; rebuild after a SQLite update.
+STATIC_LIBS = .build/static-libs
+RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -L$(CURDIR)/$(STATIC_LIBS) -Xlinker --no-export-dynamic \
+  -Xswiftc -Xclang-linker -Xswiftc -no-pie -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 BIN = .build/release/rexstore
 # Debian packages the build and the tests need: SQLite to link against, libcurl's header (the library
 # itself is loaded at run time), the sqlite3 CLI and mandoc, zsh and fish to check the generated man
@@ -46,7 +51,9 @@ run: build
 	$(BIN) health --pretty
 
 build: deps
-	mkdir -p $(STATIC_CXX) && ln -sf "$$(g++ -print-file-name=libstdc++.a)" $(STATIC_CXX)/libstdc++.a
+	mkdir -p $(STATIC_LIBS) && ln -sf "$$(g++ -print-file-name=libstdc++.a)" $(STATIC_LIBS)/libstdc++.a
+	sqlite="$$(gcc -print-file-name=libsqlite3.a)"; test -f "$$sqlite" || { echo "libsqlite3.a not found (apt-get install libsqlite3-dev)" >&2; exit 1; }; \
+	  ln -sf "$$sqlite" $(STATIC_LIBS)/libsqlite3.a
 	$(SWIFT) build $(RELEASE_FLAGS)
 
 ## Install missing Debian packages (only when something is missing, so local runs stay offline).

@@ -13,8 +13,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2")
   ],
   targets: [
-    // System SQLite (Debian: libsqlite3-dev). Shared with the Python app, so no bundled copy.
-    .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    // System SQLite (Debian: libsqlite3-dev): the header in /usr/include, `-lsqlite3` from the module
+    // map. No pkgConfig: SwiftPM would put -L/usr/lib/x86_64-linux-gnu ahead of every other library
+    // directory, and `make build` links Debian's libsqlite3.a from a directory of its own (Makefile).
+    .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
     // CRC-32C (SSE4.2 where present) and the Linux calls Swift's Glibc module leaves out.
     .target(name: "CSupport"),
     // libcurl (Debian: libcurl4-openssl-dev for the header), loaded with dlopen on first use so the

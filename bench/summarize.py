@@ -55,27 +55,34 @@ if os.path.exists(extra):
     e = load(extra)["python-PATH"]
     p(f"  {'python-PATH':<10} {ms(e['mean'])} {ms(e['stddev'] or 0)} {ms(e['median'])} {ms(e['min'])}"
       f"    (python3 on PATH, {len(e['times'])} runs: {e['mean'] / mean['rexstore']:.1f}x rexstore)")
-r_sql = mean["rexstore"] / mean["sqlite3"]
-r_py = mean["python"] / mean["rexstore"]
+median = {n: statistics.median([t for r in rounds for t in r[n]["times"]]) for n in names}
+r_sql = median["rexstore"] / median["sqlite3"]
+r_py = median["python"] / median["rexstore"]
 per_round = ", ".join(
-    f"{r['rexstore']['mean'] / r['sqlite3']['mean']:.2f}x / {r['python']['mean'] / r['rexstore']['mean']:.1f}x"
+    f"{r['rexstore']['median'] / r['sqlite3']['median']:.2f}x / {r['python']['median'] / r['rexstore']['median']:.1f}x"
     for r in rounds)
-p(f"  mean(rexstore)/mean(sqlite3) = {r_sql:.2f}x   (target <= 2x: {'PASS' if r_sql <= 2 else 'FAIL'})")
-p(f"  mean(python)/mean(rexstore)  = {r_py:.1f}x   (target >= 20x: {'PASS' if r_py >= 20 else 'FAIL'})")
+# Issue 12's target: medians, side by side (a burst of load on the machine moves a mean, not a median).
+p(f"  median(rexstore)/median(sqlite3) = {r_sql:.2f}x   (issue 12 target <= 1.5x: {'PASS' if r_sql <= 1.5 else 'FAIL'})")
+p(f"  mean(rexstore)/mean(sqlite3)     = {mean['rexstore'] / mean['sqlite3']:.2f}x   (for the record)")
+p(f"  median(python)/median(rexstore)  = {r_py:.1f}x   (target >= 20x: {'PASS' if r_py >= 20 else 'FAIL'})")
 p(f"  per round (rexstore/sqlite3 / python/rexstore): {per_round}")
 p("")
 
 # ---- import
 imp = load(os.path.join(out, "import.json"))
 p(f"Import {rows:,} rows into a fresh database (one transaction each), {len(imp['rexstore']['times'])} runs")
-p(f"  {'command':<13} {'mean':>11} {'± stddev':>11} {'min':>11} {'rows/s':>11} {'peak RSS':>11}")
+p(f"  {'command':<13} {'mean':>11} {'± stddev':>11} {'min':>11} {'rows/s':>11} {'peak RSS':>11}   (rows/s: of the median)")
 rate = {}
 for n, r in imp.items():
-    rate[n] = rows / r["mean"]
+    rate[n] = rows / r["median"]
     p(f"  {n:<13} {r['mean']:9.2f} s  {r['stddev'] or 0:9.2f} s  {min(r['times']):9.2f} s  "
       f"{rate[n]:11,.0f} {mb(peak_rss_kb('import-' + n))}")
+# Issue 12's target is against sqlite3's `.import` straight into the table (sqlite3-direct); the
+# two-pass sqlite3-tmp is shown for the record.
 for n in [k for k in imp if k != "rexstore"]:
     ratio = rate["rexstore"] / rate[n]
-    p(f"  rows/s rexstore / {n:<13} = {ratio:.2f}   (target >= 0.5: {'PASS' if ratio >= 0.5 else 'FAIL'})")
+    target = (f"issue 12 target >= 0.8: {'PASS' if ratio >= 0.8 else 'FAIL'}" if n == "sqlite3-direct"
+              else "for the record")
+    p(f"  rows/s rexstore / {n:<13} = {ratio:.2f}   ({target})")
 
 print("\n".join(lines))

@@ -25,20 +25,22 @@ public struct OptionSpec: Sendable {
   public var short: Character?
   /// The value's placeholder (`DUR`, `FILE`); nil for a switch.
   public var valueName: String?
-  public var help: String
+  /// Built when help or a generator asks (see `SettingSpec.help`); parsing never needs it.
+  public var help: String { helpText() }
+  private let helpText: @Sendable () -> String
   public var repeatable: Bool
   public var completion: CompletionKind
   /// See `ArgumentSpec.bytePath`.
   public var bytePath: Bool
 
   public init(
-    _ long: String, short: Character? = nil, value: String? = nil, help: String, repeatable: Bool = false,
-    completion: CompletionKind = .none, bytePath: Bool = false
+    _ long: String, short: Character? = nil, value: String? = nil, help: @autoclosure @escaping @Sendable () -> String,
+    repeatable: Bool = false, completion: CompletionKind = .none, bytePath: Bool = false
   ) {
     self.long = long
     self.short = short
     self.valueName = value
-    self.help = help
+    self.helpText = help
     self.repeatable = repeatable
     self.completion = completion
     self.bytePath = bytePath
@@ -144,10 +146,23 @@ public struct CommandSpec: Sendable {
 }
 
 /// A top-level group such as `pattern`, with its verbs; a verbless group holds one command with no verb.
+///
+/// A group's commands are built when first asked for, not with the table: one invocation names one
+/// group, and building every command's spec (options, help, completions) cost each `pattern get`
+/// about a fifth of its own CPU time in Swift's type-metadata instantiation. Each group's list is a
+/// `static let`, built once per process.
 public struct GroupSpec: Sendable {
   public var name: String
   public var summary: String
-  public var commands: [CommandSpec]
+  private let load: @Sendable () -> [CommandSpec]
+
+  public init(name: String, summary: String, commands: @autoclosure @escaping @Sendable () -> [CommandSpec]) {
+    self.name = name
+    self.summary = summary
+    self.load = commands
+  }
+
+  public var commands: [CommandSpec] { load() }
 
   public var hasVerbs: Bool { commands.first?.verb != nil }
 }

@@ -79,12 +79,16 @@ public enum Settings {
       case (_, .directory): completion = .directory
       default: completion = .none
       }
-      var help = spec.help
-      if let shown = spec.shownDefault, spec.kind != .boolean { help += " (default \(shown))" }
       return OptionSpec(
-        flag, value: spec.kind == .boolean ? nil : spec.placeholder, help: help, completion: completion,
+        flag, value: spec.kind == .boolean ? nil : spec.placeholder, help: optionHelp(spec), completion: completion,
         bytePath: spec.kind == .path)
     }
+  }
+
+  /// A setting's help as its flag's help shows it: with the default.
+  static func optionHelp(_ spec: SettingSpec) -> String {
+    guard let shown = spec.shownDefault, spec.kind != .boolean else { return spec.help }
+    return spec.help + " (default \(shown))"
   }
 
   /// Whether `name` is a variable of a path setting (its bytes are taken as they are).

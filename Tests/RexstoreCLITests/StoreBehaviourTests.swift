@@ -161,6 +161,61 @@ import Testing
     }
   }
 
+  /// Issue 12 rewrote how an import line's members are read (one pass, no lookups per key) and how
+  /// text is bound (the string's own bytes): a later duplicate key wins, as in Python's json.loads, an
+  /// unknown key is refused before any value is judged, an empty string is stored as '' (not NULL,
+  /// which the NOT NULL column would refuse) and a NUL inside a value is kept with what follows it.
+  @Test func importReadsEachLineAsPythonWouldAndStoresTextByteForByte() throws {
+    let h = Harness()
+    let file = h.root + "/lines.ndjson"
+    try #"""
+      {"user_id":1,"type":"t","key":"dup","value":1,"value":{"b":2},"confidence":0.1,"confidence":0.25}
+      {"user_id":1,"type":"t","key":"empty","value":""}
+      {"user_id":1,"type":"t","key":"nul","value":"a\u0000b"}
+      """#.write(toFile: file, atomically: true, encoding: .utf8)
+    #expect(h.run("pattern", "import", file).status == 0)
+    let dup = try #require(h.run("pattern", "get", "1", "t", "dup").json)
+    #expect(dup["value"] == .object([.init("b", .number("2"))]))
+    #expect(dup["confidence"] == .number("0.25"))
+    #expect(h.run("pattern", "set", "1", "t", "set-empty", "").status == 0)
+
+    let db = try Database(path: h.databasePath, mode: .readOnly, busyTimeoutMilliseconds: 1000)
+    let stmt = try db.prepare(
+      "SELECT pattern_key, typeof(pattern_value), length(CAST(pattern_value AS BLOB)), hex(pattern_value) "
+        + "FROM user_patterns ORDER BY pattern_key")
+    var rows: [String] = []
+    while try stmt.step() { rows.append("\(stmt.text(0)) \(stmt.text(1)) \(stmt.int(2)) \(stmt.text(3))") }
+    #expect(rows == [
+      "dup text 8 7B2262223A20327D",  // {"b": 2}, as json.dumps writes it
+      "empty text 0 ", "nul text 3 610062", "set-empty text 0 ",
+    ])
+
+    let bad = h.root + "/bad.ndjson"
+    try #"{"user_id":true,"type":1,"value":1,"colour":1}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+    let r = h.run("pattern", "import", bad)
+    #expect(r.status == 65 && r.stderr.contains("line 1: unknown key 'colour'"), "\(r.stderr)")
+  }
+
+  /// Issue 12 rewrote the table check's bookkeeping (plain arrays instead of dictionaries and sets):
+  /// column names still compare case-insensitively, declared types by their upper case, a UNIQUE
+  /// constraint may list its columns in any order, and a NOT NULL extra column with a default is fine.
+  @Test func theAppTableSpelledInAnotherCaseIsTheAppTable() throws {
+    let h = Harness()
+    try FileManager.default.createDirectory(atPath: h.root + "/data", withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: h.databasePath, contents: nil)
+    let db = try Database(path: h.databasePath, mode: .readWrite, busyTimeoutMilliseconds: 1000)
+    try db.execute(
+      """
+      CREATE TABLE user_patterns (ID INTEGER PRIMARY KEY AUTOINCREMENT, User_Id integer NOT NULL,
+        PATTERN_TYPE text NOT NULL, pattern_key TEXT NOT NULL, Pattern_Value Text NOT NULL, confidence REAL,
+        created_at TIMESTAMP, updated_at timestamp, source TEXT NOT NULL DEFAULT 'app',
+        UNIQUE(pattern_key, PATTERN_TYPE, user_id))
+      """)
+    #expect(h.run("pattern", "set", "1", "t", "k", "v").status == 0)
+    #expect(h.run("pattern", "get", "1", "t", "k").json?["value"] == .string("v"))
+    #expect(h.run("db", "check").status == 0)
+  }
+
   @Test func exportImportRoundTripsExactly() throws {
     let h = Harness()
     h.run("pattern", "set", "1", "t", "a", #"{"deep":[1,"é",null]}"#, "--confidence", "0.25")

@@ -83,6 +83,34 @@ import Testing
     #expect(bad.withUnsafeBufferPointer { UTF8Check.firstInvalidOffset($0) } == 0)
   }
 
+  /// Issue 12 added an eight-bytes-at-a-time ASCII skip to the UTF-8 check and lets JSON strings that
+  /// are all ASCII skip it: a bad byte after, inside or before ASCII runs of any length is still found,
+  /// at its own offset.
+  @Test func aBadByteIsFoundWhereverTheASCIIRunsEnd() {
+    for prefix in 0..<20 {
+      for suffix in [0, 1, 7, 8, 9, 17] {
+        for bad in [[0xFF], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80]] as [[UInt8]] {
+          let lead = Array(repeating: UInt8(ascii: "a"), count: prefix) + Array("\u{E9}".utf8)
+          let bytes = lead + bad + Array(repeating: UInt8(ascii: "b"), count: suffix)
+          #expect(bytes.withUnsafeBufferPointer { UTF8Check.firstInvalidOffset($0) } == lead.count, "\(prefix) \(bad)")
+          let json = Array("{\"k\":\"".utf8) + bytes + Array("\"}".utf8)
+          let parsed = json.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParser.Failure) -> JSONValue in try JSONParser.parse(buffer) }
+          }
+          guard case .failure(let error) = parsed else {
+            Issue.record("accepted \(bytes)")
+            continue
+          }
+          #expect(error.message.contains("invalid UTF-8") && error.offset == 6 + lead.count, "\(error.message)")
+        }
+      }
+      let ascii = Array(repeating: UInt8(ascii: "x"), count: prefix * 3)
+      #expect(ascii.withUnsafeBufferPointer { UTF8Check.firstInvalidOffset($0) } == nil)
+      let text = String(repeating: "x", count: prefix * 3)
+      #expect((try? JSONParser.parse("\"" + text + "\"")) == .string(text))
+    }
+  }
+
   @Test func validUTF8OfEveryLengthIsAccepted() throws {
     let text = "a\u{E9}\u{20AC}\u{1F600}\u{10FFFF}\u{D7FF}\u{E000}"
     #expect(try JSONParser.parse("\"" + text + "\"") == .string(text))

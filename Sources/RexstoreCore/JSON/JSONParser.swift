@@ -101,6 +101,8 @@ public struct JSONParser {
   private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
     index += 1
     var members: [JSONValue.Member] = []
+    // One allocation for a typical record (an import line has five to eight members), not four.
+    members.reserveCapacity(8)
     skipWhitespace()
     if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
       index += 1
@@ -189,12 +191,13 @@ public struct JSONParser {
   private mutating func parseString() throws(Failure) -> String {
     index += 1
     let start = index
-    // Fast path: no escapes.
+    var ascii = true
+    // Fast path: no escapes. ASCII needs no UTF-8 check.
     while index < bytes.count {
       let byte = bytes[index]
       if byte == UInt8(ascii: "\"") {
         let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
-        if let bad = UTF8Check.firstInvalidOffset(raw) {
+        if !ascii, let bad = UTF8Check.firstInvalidOffset(raw) {
           index = start + bad
           throw failure("invalid UTF-8 in string")
         }
@@ -203,6 +206,7 @@ public struct JSONParser {
       }
       if byte == UInt8(ascii: "\\") { break }
       if byte < 0x20 { throw failure("control character in string") }
+      if byte >= 0x80 { ascii = false }
       index += 1
     }
     var scalars: [UInt8] = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))

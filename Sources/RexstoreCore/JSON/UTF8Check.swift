@@ -7,6 +7,13 @@ public enum UTF8Check {
     var i = 0
     let n = bytes.count
     while i < n {
+      // ASCII eight bytes at a time (NDJSON lines are mostly ASCII).
+      while i + 8 <= n,
+        UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+      {
+        i += 8
+      }
+      guard i < n else { break }
       let b0 = bytes[i]
       if b0 < 0x80 {
         i += 1

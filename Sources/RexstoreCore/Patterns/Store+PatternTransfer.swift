@@ -8,10 +8,6 @@ import CSQLite
 /// stored as `NaN`, a lone surrogate, JSON spaced differently; a `CURRENT_TIMESTAMP` time; NULL), the
 /// line also carries `"stored":{COLUMN: TEXT}` and import writes that text verbatim.
 extension Store {
-  /// Keys an import line may carry; anything else is a typo worth failing on.
-  static let importKeys: Set<String> = [
-    "user_id", "type", "key", "value", "confidence", "created_at", "updated_at", "stored",
-  ]
   static let storedKeys: Set<String> = ["value", "created_at", "updated_at"]
 
   /// One import line, ready to bind.
@@ -79,11 +75,25 @@ extension Store {
       throw RexstoreError.invalidInput("invalid JSON: \(error.message)")
     }
     guard case .object(let members) = json else { throw RexstoreError.invalidInput("expected a JSON object") }
-    for member in members where !importKeys.contains(member.key) {
-      throw RexstoreError.invalidInput("unknown key '\(member.key)'")
+    // One pass over the members (a later duplicate wins, as in Python's json.loads); the first key
+    // that is not an import key is refused before any value is looked at.
+    var userIDField: JSONValue?, typeField: JSONValue?, keyField: JSONValue?, value: JSONValue?
+    var confidenceField: JSONValue?, createdField: JSONValue?, updatedField: JSONValue?, storedField: JSONValue?
+    for member in members {
+      switch member.key {
+      case "user_id": userIDField = member.value
+      case "type": typeField = member.value
+      case "key": keyField = member.value
+      case "value": value = member.value
+      case "confidence": confidenceField = member.value
+      case "created_at": createdField = member.value
+      case "updated_at": updatedField = member.value
+      case "stored": storedField = member.value
+      default: throw RexstoreError.invalidInput("unknown key '\(member.key)'")
+      }
     }
     let userID: SQLValue
-    switch json["user_id"] {
+    switch userIDField {
     case .number(let text)?:
       if let integer = Int64(text) {
         userID = .integer(integer)
@@ -95,12 +105,12 @@ extension Store {
     case .string(let text)?: userID = .text(text)
     default: throw RexstoreError.invalidInput("'user_id' must be an integer (or the text the app stored)")
     }
-    guard case .string(let type)? = json["type"] else { throw RexstoreError.invalidInput("'type' must be a string") }
-    guard case .string(let key)? = json["key"] else { throw RexstoreError.invalidInput("'key' must be a string") }
-    guard let value = json["value"] else { throw RexstoreError.invalidInput("'value' is missing") }
+    guard case .string(let type)? = typeField else { throw RexstoreError.invalidInput("'type' must be a string") }
+    guard case .string(let key)? = keyField else { throw RexstoreError.invalidInput("'key' must be a string") }
+    guard let value else { throw RexstoreError.invalidInput("'value' is missing") }
     // No range check: import reproduces what the app stored (it never checks); `pattern set` does.
     var confidence = SQLValue.real(1.0)
-    switch json["confidence"] {
+    switch confidenceField {
     case nil: break
     case .null?: confidence = .null
     case .number(let text)?:
@@ -113,7 +123,7 @@ extension Store {
     default: throw RexstoreError.invalidInput("'confidence' must be a number, null, \"Infinity\" or \"-Infinity\"")
     }
     var stored: [String: JSONValue] = [:]
-    switch json["stored"] {
+    switch storedField {
     case nil: break
     case .object(let items)?:
       for item in items {
@@ -135,8 +145,8 @@ extension Store {
     return ImportedPattern(
       userID: userID, type: try Validate.label(type, name: "type"), key: try Validate.label(key, name: "key"),
       storedValue: storedValue, confidence: confidence,
-      createdAt: try storedTime(json["created_at"], stored["created_at"], name: "created_at"),
-      updatedAt: try storedTime(json["updated_at"], stored["updated_at"], name: "updated_at"))
+      createdAt: try storedTime(createdField, stored["created_at"], name: "created_at"),
+      updatedAt: try storedTime(updatedField, stored["updated_at"], name: "updated_at"))
   }
 
   private static func storedTime(

@@ -20,7 +20,11 @@ public struct SettingSpec: Sendable {
   public var defaultValue: String?
   /// How help shows the default when it is not a plain value (`ROOT/objects`).
   public var defaultText: String?
-  public var help: String
+  /// The help line, built when help, the man page or `config show` asks for it: some are composed
+  /// from other declarations (the backends' names, their bucket variables), work that every
+  /// invocation would otherwise pay for at start-up, whatever it runs.
+  public var help: String { helpText() }
+  private let helpText: @Sendable () -> String
   /// What the man page's ENVIRONMENT section says about the variables (defaults to `help`).
   public var environmentHelp: String?
   /// `general`, or the backend that reads it (`gcs`, `s3`).
@@ -33,7 +37,7 @@ public struct SettingSpec: Sendable {
   public init(
     _ key: String, flag: String? = nil, placeholder: String = "VALUE", variables: [String] = [], inFile: Bool = true,
     fileAliases: [String] = [], kind: SettingKind = .text, defaultValue: String? = nil, defaultText: String? = nil,
-    help: String, environmentHelp: String? = nil, section: String = "general", secret: Bool = false,
+    help: @autoclosure @escaping @Sendable () -> String, environmentHelp: String? = nil, section: String = "general", secret: Bool = false,
     completion: SettingCompletion = .none
   ) {
     self.key = key
@@ -45,7 +49,7 @@ public struct SettingSpec: Sendable {
     self.kind = kind
     self.defaultValue = defaultValue
     self.defaultText = defaultText
-    self.help = help
+    self.helpText = help
     self.environmentHelp = environmentHelp
     self.section = section
     self.secret = secret

@@ -63,6 +63,7 @@ public final class Database {
   /// Opens a database named by bytes (a user's `db backup DEST` or `db restore SRC`): SQLite's unix
   /// VFS hands the name to open(2) as it is. `path` is its display form.
   public init(file: FilePathBytes, mode: Mode, busyTimeoutMilliseconds: Int32) throws(DatabaseError) {
+    _ = Database.configured
     self.path = file.display
     self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     var db: OpaquePointer?
@@ -84,6 +85,10 @@ public final class Database {
     handle = db
     sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
   }
+
+  /// Process-wide SQLite settings, applied once before the first connection: no memory statistics
+  /// (a mutex around every allocation; `pattern import` spent about 3% of its time there).
+  private static let configured: Void = { _ = rexstore_sqlite3_disable_memstatus() }()
 
   /// A path as the path part of a `file:` URI: `%`, `?` and `#` (and bytes outside printable ASCII)
   /// percent-encoded, everything else as is.

@@ -87,32 +87,46 @@ public enum Schema {
 /// break an insert (nullable or with a default), so a later app version that adds a column keeps
 /// working. Anything else is a foreign schema: `schema_mismatch` (78), naming the table and columns.
 public struct TableShape: Sendable {
+  /// A column as the app declares it.
+  public struct Column: Sendable {
+    public var name: String
+    public var type: String
+    init(_ name: String, _ type: String) {
+      self.name = name
+      self.type = type
+    }
+  }
+
   public var name: String
-  /// (column, declared type) in the app's order.
-  public var columns: [(String, String)]
+  /// Columns with their declared types, in the app's order.
+  public var columns: [Column]
   /// Columns of a UNIQUE index the table must have, if any.
   public var unique: [String]?
 
+  // Plain structs, not tuples or dictionaries: every point read checks its table, and each generic
+  // type such as [String: (String, Bool)] costs a run-time metadata instantiation at start-up.
   public static let app: [TableShape] = [
     TableShape(
       name: "user_patterns",
       columns: [
-        ("id", "INTEGER"), ("user_id", "INTEGER"), ("pattern_type", "TEXT"), ("pattern_key", "TEXT"),
-        ("pattern_value", "TEXT"), ("confidence", "REAL"), ("created_at", "TIMESTAMP"), ("updated_at", "TIMESTAMP"),
+        Column("id", "INTEGER"), Column("user_id", "INTEGER"), Column("pattern_type", "TEXT"),
+        Column("pattern_key", "TEXT"), Column("pattern_value", "TEXT"), Column("confidence", "REAL"),
+        Column("created_at", "TIMESTAMP"), Column("updated_at", "TIMESTAMP"),
       ],
       unique: ["user_id", "pattern_type", "pattern_key"]),
     TableShape(
       name: "conversation_context",
       columns: [
-        ("id", "INTEGER"), ("user_id", "INTEGER"), ("context_key", "TEXT"), ("context_value", "TEXT"),
-        ("session_id", "TEXT"), ("created_at", "TIMESTAMP"), ("expires_at", "TIMESTAMP"),
+        Column("id", "INTEGER"), Column("user_id", "INTEGER"), Column("context_key", "TEXT"),
+        Column("context_value", "TEXT"), Column("session_id", "TEXT"), Column("created_at", "TIMESTAMP"),
+        Column("expires_at", "TIMESTAMP"),
       ],
       unique: nil),
     TableShape(
       name: "user_insights",
       columns: [
-        ("id", "INTEGER"), ("user_id", "INTEGER"), ("insight_type", "TEXT"), ("insight_data", "TEXT"),
-        ("importance", "REAL"), ("created_at", "TIMESTAMP"),
+        Column("id", "INTEGER"), Column("user_id", "INTEGER"), Column("insight_type", "TEXT"),
+        Column("insight_data", "TEXT"), Column("importance", "REAL"), Column("created_at", "TIMESTAMP"),
       ],
       unique: nil),
   ]
@@ -122,30 +136,40 @@ public struct TableShape: Sendable {
   /// The problem text of a table that does not exist.
   public static let missing = "missing table"
 
+  /// A column as `PRAGMA table_info` reports it.
+  private struct Found {
+    var name: String
+    /// The name lowercased: SQLite compares column names case-insensitively.
+    var key: String
+    var type: String
+    /// NOT NULL without a default, and not the primary key: an insert that leaves it out fails.
+    var required: Bool
+  }
+
   /// nil when the table is usable; otherwise what is wrong, for a person ("missing table", "missing
   /// column(s) pattern_key; column user_id is TEXT, expected INTEGER").
   func problem(in db: Database) throws(DatabaseError) -> String? {
     let info = try db.prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)")
     info.bind(.text(name))
-    var found: [String: (type: String, required: Bool)] = [:]
-    var order: [String] = []
+    var found: [Found] = []
     while try info.step() {
       let column = info.text(0)
-      let required = info.int(2) != 0 && info.isNull(3) && info.int(4) == 0
-      found[column.lowercased()] = (info.text(1), required)
-      order.append(column)
+      found.append(
+        Found(
+          name: column, key: column.lowercased(), type: info.text(1),
+          required: info.int(2) != 0 && info.isNull(3) && info.int(4) == 0))
     }
     if found.isEmpty { return TableShape.missing }
+    func lookup(_ key: String) -> Found? { found.first { $0.key == key } }
     var problems: [String] = []
-    let missing = columns.filter { found[$0.0] == nil }.map(\.0)
+    let missing = columns.filter { lookup($0.name) == nil }.map(\.name)
     if !missing.isEmpty { problems.append("missing column(s) " + missing.joined(separator: ", ")) }
-    for (column, type) in columns {
-      if let actual = found[column], actual.type.uppercased() != type {
-        problems.append("column \(column) is \(actual.type.isEmpty ? "untyped" : actual.type), expected \(type)")
+    for column in columns {
+      if let actual = lookup(column.name), actual.type.uppercased() != column.type {
+        problems.append("column \(column.name) is \(actual.type.isEmpty ? "untyped" : actual.type), expected \(column.type)")
       }
     }
-    let known = Set(columns.map(\.0))
-    let blocking = order.filter { !known.contains($0.lowercased()) && found[$0.lowercased()]!.required }
+    let blocking = found.filter { extra in extra.required && !columns.contains { $0.name == extra.key } }.map(\.name)
     if !blocking.isEmpty {
       problems.append("extra NOT NULL column(s) without a default: " + blocking.joined(separator: ", "))
     }
@@ -165,7 +189,8 @@ public struct TableShape: Sendable {
       columns.bind(.text(index))
       var got: [String] = []
       while try columns.step() { got.append(columns.text(0).lowercased()) }
-      if Set(got) == Set(wanted), got.count == wanted.count { return true }
+      // The same columns in any order (`wanted` has no duplicates).
+      if got.count == wanted.count, got.sorted() == wanted.sorted() { return true }
     }
     return false
   }

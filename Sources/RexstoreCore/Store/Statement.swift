@@ -18,6 +18,11 @@ public final class Statement {
 
   deinit { sqlite3_finalize(handle) }
 
+  /// A static empty C string.
+  private static var empty: UnsafePointer<CChar> {
+    UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
+  }
+
   public func reset() {
     sqlite3_reset(handle)
     sqlite3_clear_bindings(handle)
@@ -32,7 +37,13 @@ public final class Statement {
       case .integer(let v): sqlite3_bind_int64(handle, nextIndex, v)
       case .real(let v): sqlite3_bind_double(handle, nextIndex, v)
       // An explicit byte length: with -1 SQLite would stop at the first NUL and silently cut the value.
-      case .text(let v): sqlite3_bind_text(handle, nextIndex, v, Int32(v.utf8.count), transient)
+      // The string's own UTF-8 is handed over (SQLite copies it), not a temporary C string per bind.
+      case .text(var v):
+        v.withUTF8 { bytes in
+          let start = bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+          // A nil pointer would bind NULL; an empty string binds '' from a static byte.
+          _ = sqlite3_bind_text(handle, nextIndex, start ?? Statement.empty, Int32(bytes.count), transient)
+        }
       }
       nextIndex += 1
     }

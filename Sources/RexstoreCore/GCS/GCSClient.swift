@@ -61,12 +61,6 @@ final class GCSClient {
     return present.isEmpty ? "" : "?" + present.joined(separator: "&")
   }
 
-  /// What one try came to: an answer of any status, or no answer at all.
-  enum Exchange {
-    case response(HTTPResponse)
-    case noAnswer(String)
-  }
-
   /// A transport failure that no retry can fix (a malformed endpoint URL, say): a configuration
   /// mistake, which must fail loudly rather than quietly fall back.
   func hopeless(_ message: String) -> RexstoreError {
@@ -84,7 +78,7 @@ final class GCSClient {
   func exchange(
     _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
     onHead: ((Int, [String: String]) -> Void)? = nil, attempt: Int? = nil
-  ) throws(RexstoreError) -> Exchange {
+  ) throws(RexstoreError) -> RemoteExchange {
     var refreshed = false
     while true {
       var request = make()
@@ -122,38 +116,6 @@ final class GCSClient {
   }
 
   static func isRetryable(_ status: Int) -> Bool { status == 408 || status == 429 || status >= 500 }
-
-  /// Sends with retries for 408, 429, 5xx and lost connections; other answers are returned as they are.
-  func send(
-    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
-    onHead: ((Int, [String: String]) -> Void)? = nil
-  ) throws(RexstoreError) -> HTTPResponse {
-    try sendNotingRetries(what, make, sink: sink, onHead: onHead).response
-  }
-
-  /// `send`, also telling whether an earlier try may have taken effect unseen (no answer, or a 5xx
-  /// after the server may have acted): a create-only upload's 412 or a delete's 404 may then be
-  /// our own earlier try's doing.
-  func sendNotingRetries(
-    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
-    onHead: ((Int, [String: String]) -> Void)? = nil
-  ) throws(RexstoreError) -> (response: HTTPResponse, retried: Bool) {
-    var retried = false
-    let response = try settings.retry.run { attempt throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
-      switch try exchange(make, sink: sink, onHead: onHead, attempt: attempt) {
-      case .noAnswer(let message):
-        retried = true
-        return .retry(unreachable(what, message), retryAfterSeconds: nil)
-      case .response(let response):
-        if GCSClient.isRetryable(response.status) {
-          retried = true
-          return .retry(failure(what, response), retryAfterSeconds: response.header("retry-after").flatMap { Int($0) })
-        }
-        return .done(response)
-      }
-    }
-    return (response, retried)
-  }
 
   /// A URL fit for a log line: the values of query parameters that are capabilities (a resumable
   /// session's id, signatures, tokens) are masked.
@@ -224,4 +186,9 @@ public final class LineLog: @unchecked Sendable {
   public init(_ write: @escaping (String) -> Void) { self.write = write }
 
   public func callAsFunction(_ line: String) { lock.locked { write(line) } }
+}
+
+extension GCSClient: RetryingClient {
+  var retryPolicy: RetryPolicy { settings.retry }
+  func isRetryable(_ response: HTTPResponse) -> Bool { GCSClient.isRetryable(response.status) }
 }

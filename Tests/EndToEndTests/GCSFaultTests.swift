@@ -302,4 +302,36 @@ import Testing
     #expect(get.status == 0, "\(get.stderr)")
     #expect(try jsonObject(get.stdout)["storage"] as? String == "local")
   }
+
+  /// Review finding "stub stores a truncated media body": GCS never keeps a media POST whose body
+  /// ends before its Content-Length, but the stub (read_body stops at EOF and stores what came) does,
+  /// so a media POST cut mid-body leaves a 3 MB object under the name; the session that takes over
+  /// then meets the create-only precondition (412), the stored object is not ours, and the put ends
+  /// 65 "already exists". (The emulator test of the same cut passes only because
+  /// gcp-storage-emulator ignores ifGenerationMatch.) Expected: the put succeeds, the object whole.
+  @Test func reviewStubStoresATruncatedMediaBody() throws {
+    let size = 20 * 1024 * 1024 + 17
+    let file = try randomFile(scratch, "cut.wav", size: size)
+    let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: 3_000_000, mediaFirst: true))
+    let put = try rexstore(["audio", "put", "u1", file, "--no-fallback"], env: ["STORAGE_EMULATOR_HOST": proxy.endpoint])
+    let lines = try String(contentsOfFile: proxy.dataDirectory + "/server.log", encoding: .utf8)
+    #expect(lines.contains("CUT MEDIA"), "\(lines)")
+    #expect(put.status == 0, "\(put.stderr)")
+    let object = try #require(try stored().first { $0["name"] as? String == "audio/u1/cut.wav" })
+    #expect(object["size"] as? Int == size)
+  }
+
+  /// Review finding "a missing object in a bucket named *bucket* is a config error": GCS words a
+  /// missing object's 404 "No such object: BUCKET/NAME", and `GCSClient.failure` takes any 404 whose
+  /// message contains "bucket" for a missing bucket (78). With the bucket `rex-bucket` (as here) a get
+  /// of a missing object exits 78 instead of 1, and `put --force` of a new name (its generation
+  /// lookup meets that 404) fails 78 instead of storing the object.
+  @Test func reviewMissingObjectInABucketNamedBucketIsAConfigError() throws {
+    let missing = try rexstore(["audio", "get", "audio/u1/missing.wav", "-o", scratch.path + "/out.wav"])
+    #expect(missing.status == 1, "\(missing.stderr)")
+    let file = try randomFile(scratch, "new.wav", size: 9 * 1024 * 1024 + 1)
+    let put = try rexstore(["audio", "put", "u1", file, "--force"])
+    #expect(put.status == 0, "\(put.stderr)")
+    #expect(try stored().contains { $0["name"] as? String == "audio/u1/new.wav" })
+  }
 }

@@ -239,6 +239,9 @@ import Testing
     let size = 24 * 1024 * 1024 + 3
     let big = try randomFile(scratch, "single.wav", size: size)
     for cutting in [false, true] {
+      // gcp-storage-emulator keeps a cut media body as an object and ignores the session's
+      // create-only precondition, so here the session simply replaces it; GCSFaultTests checks on the
+      // stub (which, like GCS, keeps nothing of a cut media body) that the precondition holds.
       let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: cutting ? 5_000_000 : Int.max, mediaFirst: true))
       var env = server.emulatorEnvironment(scratch)
       env["STORAGE_EMULATOR_HOST"] = proxy.endpoint

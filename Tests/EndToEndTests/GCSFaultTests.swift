@@ -303,13 +303,11 @@ import Testing
     #expect(try jsonObject(get.stdout)["storage"] as? String == "local")
   }
 
-  /// Review finding "stub stores a truncated media body": GCS never keeps a media POST whose body
-  /// ends before its Content-Length, but the stub (read_body stops at EOF and stores what came) does,
-  /// so a media POST cut mid-body leaves a 3 MB object under the name; the session that takes over
-  /// then meets the create-only precondition (412), the stored object is not ours, and the put ends
-  /// 65 "already exists". (The emulator test of the same cut passes only because
-  /// gcp-storage-emulator ignores ifGenerationMatch.) Expected: the put succeeds, the object whole.
-  @Test func reviewStubStoresATruncatedMediaBody() throws {
+  /// Review finding: GCS keeps nothing of a media POST whose body ends before its Content-Length, but
+  /// the stub kept what came, so a put whose media request was cut met its own truncated object
+  /// (412 on the session, "already exists", 65). The stub now stores nothing, as GCS does; the
+  /// session that takes over stores the whole object under the create-only precondition.
+  @Test func aMediaUploadCutMidBodyStoresNothingAndTheSessionTakesOver() throws {
     let size = 20 * 1024 * 1024 + 17
     let file = try randomFile(scratch, "cut.wav", size: size)
     let proxy = try StorageServer(.cuttingProxy(upstreamPort: server.port, cutAfterBytes: 3_000_000, mediaFirst: true))
@@ -321,12 +319,11 @@ import Testing
     #expect(object["size"] as? Int == size)
   }
 
-  /// Review finding "a missing object in a bucket named *bucket* is a config error": GCS words a
-  /// missing object's 404 "No such object: BUCKET/NAME", and `GCSClient.failure` takes any 404 whose
-  /// message contains "bucket" for a missing bucket (78). With the bucket `rex-bucket` (as here) a get
-  /// of a missing object exits 78 instead of 1, and `put --force` of a new name (its generation
-  /// lookup meets that 404) fails 78 instead of storing the object.
-  @Test func reviewMissingObjectInABucketNamedBucketIsAConfigError() throws {
+  /// Review finding: GCS words a missing object's 404 "No such object: BUCKET/NAME", and any 404
+  /// whose message contained "bucket" was taken for a missing bucket (78): with the bucket
+  /// `rex-bucket`, a get of a missing object exited 78 instead of 1, and `put --force` of a new name
+  /// (its generation lookup meets that 404) failed 78 instead of storing the object.
+  @Test func aMissingObjectIsNotFoundWhateverItsBucketIsCalled() throws {
     let missing = try rexstore(["audio", "get", "audio/u1/missing.wav", "-o", scratch.path + "/out.wav"])
     #expect(missing.status == 1, "\(missing.stderr)")
     let file = try randomFile(scratch, "new.wav", size: 9 * 1024 * 1024 + 1)

@@ -11,8 +11,9 @@ enum AudioCommands {
     "audio", "put", summary: "Store recordings, never overwriting without --force",
     discussion: """
       The object is audio/USER/NAME, NAME being --name or the file's own name. In GCS it is uploaded
-      create-only with its MD5 and CRC32C (resumable above 8 MiB); locally it is written to a
-      temporary file, fsynced and moved into place. Either way it is complete or absent. The output
+      create-only in one request, its MD5 and CRC32C checked (after a failure, a resumable session
+      goes on from where GCS stopped); locally it is written to a temporary file, fsynced and moved
+      into place. Either way it is complete or absent. The output
       names its size, checksums (base64, as GCS writes them), the backend used and, if GCS could not
       take it, the fallback_reason. With several FILEs (or --batch) they upload in parallel over
       kept-alive connections, and the output is {"items":[...],"count":N,"failures":[...]}: the

@@ -141,20 +141,31 @@ final class GCSClient {
   /// The error for a status that is not a success, with GCS's own message when it sent one.
   func failure(_ what: String, _ response: HTTPResponse) -> RexstoreError {
     var detail = "HTTP \(response.status)"
+    var words = ""
     if let json = try? JSONParser.parse(response.text), case .string(let message)? = json["error"]?["message"] {
       // The server's words, redacted and capped: they may quote a token or a signed URL back.
+      words = message
       detail += ": " + ServerText.shown(message)
     }
     let message = "cannot \(what): GCS answered \(detail)"
     switch response.status {
     case 401, 403: return RexstoreError(.permissionDenied, message)
-    case 404 where detail.lowercased().contains("bucket"): return noBucket()
+    case 404 where GCSClient.namesMissingBucket(words): return noBucket()
     case 404: return RexstoreError(.notFound, message)
     case 409, 412: return RexstoreError(.conflict, message)
     case 400: return RexstoreError(.invalidInput, message)
     case 429: return RexstoreError(.rateLimited, message)
     default: return RexstoreError(.unavailable, message)
     }
+  }
+
+  /// Whether a 404's words say the bucket is missing. A missing object's words name its bucket too
+  /// (GCS: "No such object: BUCKET/NAME"; gcp-storage-emulator: "Object with name … does not exist in
+  /// bucket …"), and bucket or object names may contain "bucket": those are never a missing bucket.
+  static func namesMissingBucket(_ message: String) -> Bool {
+    let words = message.lowercased()
+    if words.hasPrefix("no such object") || words.hasPrefix("object ") { return false }
+    return words.contains("bucket")
   }
 
   /// An object resource (`storage#object`) as rexstore reports it.

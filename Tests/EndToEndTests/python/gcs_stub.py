@@ -230,6 +230,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def read_body(self, limit=None):
         """Read the request body (Content-Length or chunked), at most `limit` bytes when given."""
         chunks, got = [], 0
+        self.body_short = False  # set when the body ended before its framing said it would
         try:
             got = self._read_body_into(chunks, limit)
         except ValueError:
@@ -253,6 +254,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 chunks.append(data)
                 got += len(data)
                 if want < size or len(data) < want:
+                    self.body_short = len(data) < want
                     break  # stopped early: the connection will be reset
                 self.rfile.readline(65537)  # CRLF after the chunk
         else:
@@ -261,6 +263,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while got < want:
                 data = self.rfile.read(min(want - got, 1 << 20))
                 if not data:
+                    self.body_short = True
                     break
                 chunks.append(data)
                 got += len(data)
@@ -586,6 +589,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "POST":
             raise StubError(405, f"Method {self.command} not allowed for uploads", "methodNotAllowed")
         kind = self.q.get("uploadType")
+        if getattr(self, "body_short", False):
+            # As GCS does: a media or multipart upload whose body ends early stores nothing (only a
+            # resumable session keeps what arrived).
+            self.close_connection = True
+            raise StubError(400, "Request body ended before its Content-Length")
         hdr_md5, hdr_crc = parse_goog_hash(self.headers)
         if kind == "media":
             if not self.q.get("name"):

@@ -202,17 +202,20 @@ def main():
              f"- CPU: {run.get('cpu', '?')}, nproc {run.get('nproc', '?')}; kernel {run.get('kernel', '?')}; "
              f"memory {run.get('memory', '?')}; file system of bench/out: {run.get('fs', '?')}",
              f"- date: {run.get('date', '?')}; mode: {run.get('mode', '?')}; rexstore {run.get('version', '?')}",
-             f"- load average (1/5/15 min): {before} before, {after} after"]
-    busy = False
-    for value in (before, after):
-        try:
-            busy = busy or float(value.split()[0]) > 0.5 * ncpu
-        except (ValueError, IndexError):
-            pass
+             f"- load average (1/5/15 min): {before} before, {after} after (the load after counts the "
+             f"benchmarks' own processes: a transfer runs a client and an emulator on the same cores)"]
+    # Whether others were busy is judged from the load before the first benchmark started.
+    try:
+        busy = float(before.split()[0]) > 0.5 * ncpu
+    except (ValueError, IndexError):
+        busy = False
     if busy:
-        lines.append(f"- **The machine was not quiet**: the load average exceeded half the CPU count, i.e. other "
-                     f"processes were running during the benchmarks and took CPU time from every contender; "
-                     f"ratios measured side by side are more trustworthy than absolute times.")
+        lines.append(f"- **The machine was not quiet**: the load average exceeded half the CPU count before the "
+                     f"benchmarks started, i.e. other processes were running and took CPU time from every "
+                     f"contender; ratios measured side by side are more trustworthy than absolute times.")
+    else:
+        lines.append("- The machine was quiet when the benchmarks started (1-minute load below half the CPU count; "
+                     "the busiest other processes are listed below).")
     if run.get("note"):
         lines.append(f"- note: {run['note']}")
     if run.get("top"):

@@ -148,6 +148,31 @@ import Testing
     #expect(kind(u1 + "/pipe.wav") == S_IFIFO)
   }
 
+  /// Review finding: a name that is not UTF-8 is read with U+FFFD; when a valid file already carries
+  /// that U+FFFD spelling (`x\u{FFFD}.wav`, bytes EF BF BD), the bad name `x\xFF.wav` is found by it:
+  /// the listing shows the valid file twice and never names the bad one, and `user erase` reports
+  /// nothing left while `x\xFF.wav` is still there. Expected: one item, one warning naming the skip.
+  @Test func aNameThatIsNotUTF8IsNotListedAsTheFileSpelledWithUFFFD() throws {
+    let h = Harness()
+    _ = try file(h, "a.wav", [1])
+    #expect(h.run("audio", "put", "u1", "a.wav").status == 0)
+    let u1 = Array((objects(h) + "/audio/u1/").utf8)
+    for (name, size) in [(Array("x".utf8) + [0xFF] + Array(".wav".utf8), 1), (Array("x\u{FFFD}.wav".utf8), 2)] {
+      let fd = open((u1 + name).map { CChar(bitPattern: $0) } + [0], O_CREAT | O_WRONLY, 0o644)
+      #expect(fd >= 0)
+      #expect(write(fd, [UInt8](repeating: 7, count: size), size) == size)
+      close(fd)
+    }
+    let r = h.run("audio", "ls", "u1")
+    #expect(r.status == 0, "\(r.stderr)")
+    guard case .array(let items)? = r.json?["items"] else {
+      Issue.record("\(r.stdout)")
+      return
+    }
+    #expect(items.map { $0["blob"] } == [.string("audio/u1/a.wav"), .string("audio/u1/x\u{FFFD}.wav")], "\(r.stdout)")
+    #expect(r.stderr.split(separator: "\n").count == 1, "the bad name is named once: \(r.stderr)")
+  }
+
   @Test func aSymlinkedProfileDirectoryIsNeverEmptied() throws {
     let h = Harness()
     let canary = try canary(h)

@@ -107,6 +107,21 @@ import Testing
     }
   }
 
+  /// Review finding: a --db whose last part is `.` or `..` names a directory as surely as one ending
+  /// in `/`, but slips past the trailing-slash check: `--db DIR/x.sqlite3/.` made a directory under
+  /// the database's name (and `--db DIR/new/x.sqlite3/..` two), then failed with 73. Expected: 78,
+  /// nothing created, as for `--db DIR/x.sqlite3/`.
+  @Test func aDatabasePathEndingInDotOrDotDotIsRefusedBeforeAnythingIsCreated() throws {
+    let h = Harness()
+    let b = SafetyCLITests.bytes
+    for (suffix, made) in [("/x.sqlite3/.", "/x.sqlite3"), ("/new/x.sqlite3/..", "/new")] {
+      let r = run(h, [b("--db"), b(h.root + suffix), b("pattern"), b("set"), b("1"), b("t"), b("k"), b("v")])
+      #expect(r.status == 78, "\(r.stderr)")
+      #expect(r.errorCode == "config")
+      #expect(!FileManager.default.fileExists(atPath: h.root + made), "\(suffix) created \(made)")
+    }
+  }
+
   /// The table's byte-path operands keep argv's bytes in the invocation (inline `--opt=` values
   /// too); text operands beside them are still refused.
   @Test func bytePathOperandsKeepTheirBytes() throws {

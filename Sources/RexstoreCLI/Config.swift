@@ -233,9 +233,13 @@ public struct Config: Sendable {
   /// must be a directory, the database a regular file (each may be a symlink to one, or not exist yet).
   static func checkKind(_ setting: Setting, directory: Bool, what: String) throws(RexstoreError) {
     // A trailing `/` names a directory: refused before anything could create one under the file's name.
-    if !directory, setting.value.hasSuffix("/") {
+    // So do a last part `.` or `..`.
+    if !directory, setting.value.hasSuffix("/") || setting.value.hasSuffix("/.") || setting.value.hasSuffix("/..")
+      || setting.value == "." || setting.value == ".."
+    {
+      let ending = setting.value.hasSuffix("/") ? "'/'" : "'\(setting.value.split(separator: "/").last ?? "")'"
       throw RexstoreError(
-        .config, "\(what) '\(setting.value)' (\(setting.source)) ends in '/', which names a directory, not a file")
+        .config, "\(what) '\(setting.value)' (\(setting.source)) ends in \(ending), which names a directory, not a file")
     }
     var info = stat()
     guard stat(setting.value, &info) == 0 else {

@@ -24,7 +24,7 @@ extension Runtime {
     let local = LocalObjectStore(root: config.objects.value, lockTimeoutMilliseconds: Int(config.busyTimeoutMilliseconds))
     // What a listing leaves out of the local root (a link, a FIFO) is named on stderr, as rclone does
     // for the links it skips; the exit status does not change.
-    local.skippedEntry = { [self] in warn($0) }
+    local.skippedEntry = skippedEntryWarner()
     guard let registration = config.remote else { return local }
     let window = OutageWindow(
       root: config.objects.value, windowMicroseconds: config.outageWindowMicroseconds, remote: registration.name.uppercased())

@@ -76,6 +76,24 @@ public final class Runtime {
     try? stderr.write(JSONValue.record(["warning": .string(URLText.maskingPasswords(in: message))]).serialized(.compact) + "\n")
   }
 
+  /// How many entries a listing's warnings name before one line says the rest are not named.
+  static let skippedEntryWarnings = 20
+
+  /// Warns about the entries a listing of the local root leaves out (links, FIFOs, names that are not
+  /// UTF-8): the first `skippedEntryWarnings` by name, then one line for the rest, so a cron job over a
+  /// root full of dangling links does not write a warning per entry on every run.
+  func skippedEntryWarner() -> (String) -> Void {
+    var count = 0
+    return { [self] message in
+      count += 1
+      if count <= Runtime.skippedEntryWarnings {
+        warn(message)
+      } else if count == Runtime.skippedEntryWarnings + 1 {
+        warn("more entries of the local object root were left out; only the first \(Runtime.skippedEntryWarnings) are named")
+      }
+    }
+  }
+
   /// Serialises one JSON document in the chosen style.
   func render(_ value: JSONValue) -> String {
     value.serialized(pretty ? .pretty : .compact) + "\n"

@@ -123,7 +123,8 @@ import Testing
     let inU1: Set = [
       warning("audio/u1/link.wav", link), warning("audio/u1/sub/dirlink", link),
       warning("audio/u1/pipe.wav", "is a FIFO, not a regular file"),
-      warning("audio/u1/b\u{FFFD}.wav", "has a name that is not valid UTF-8 (shown with U+FFFD)"),
+      // (JSON escapes the backslash of the display form `\xFF`.)
+      warning("audio/u1/b\\\\xFF.wav", "has a name that is not valid UTF-8 (shown with \\\\x escapes; objects are named in UTF-8)"),
     ]
     for (argv, expected) in [
       (["audio", "ls"], inU1.union([warning("audio/evil", link)])), (["audio", "ls", "u1"], inU1),
@@ -171,6 +172,27 @@ import Testing
     }
     #expect(items.map { $0["blob"] } == [.string("audio/u1/a.wav"), .string("audio/u1/x\u{FFFD}.wav")], "\(r.stdout)")
     #expect(r.stderr.split(separator: "\n").count == 1, "the bad name is named once: \(r.stderr)")
+  }
+
+  /// Review finding: 2000 dangling links gave 2000 warning lines on every `audio prune` from cron.
+  /// The first 20 are named, then one line says the rest are not.
+  @Test func skippedEntryWarningsStopAfterTwenty() throws {
+    let h = Harness()
+    _ = try file(h, "a.wav", [1])
+    #expect(h.run("audio", "put", "u1", "a.wav").status == 0)
+    for i in 0..<25 {
+      try FileManager.default.createSymbolicLink(
+        atPath: objects(h) + "/audio/u1/l\(i).wav", withDestinationPath: "/nonexistent/\(i)")
+    }
+    let r = h.run("audio", "ls", "u1")
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("audio/u1/a.wav"))
+    let lines = r.stderr.split(separator: "\n").map(String.init)
+    #expect(lines.count == 21, "\(lines)")
+    #expect(lines.prefix(20).allSatisfy { $0.contains("is a symbolic link") }, "\(lines)")
+    #expect(
+      lines.last == #"{"warning":"more entries of the local object root were left out; only the first 20 are named"}"#,
+      "\(lines)")
   }
 
   @Test func aSymlinkedProfileDirectoryIsNeverEmptied() throws {

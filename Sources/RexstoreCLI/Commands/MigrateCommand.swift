@@ -38,7 +38,7 @@ enum MigrateCommand {
       throw RexstoreError(.noInput, "'\(root)' is not a directory")
     }
     let source = LocalObjectStore(root: root)
-    source.skippedEntry = { rt.warn($0) }  // a link it does not move is named, as in `audio ls`
+    source.skippedEntry = rt.skippedEntryWarner()  // a link it does not move is named, as in `audio ls`
     let pending = try Migration.pending(in: source)
     let remote = try rt.migrationStore()
     let store = try rt.store()

@@ -107,6 +107,22 @@ public final class DirectoryHandle {
 
   /// The names inside (without `.` and `..`).
   public func entries() throws(RexstoreError) -> [String] {
+    try readEntries().map(\.name)
+  }
+
+  /// The entries whose names are valid UTF-8 (the only ones an object or profile can be named by),
+  /// and apart from them the display form (`\xFF`) of each name that is not: such a name, decoded
+  /// with U+FFFD, could spell another entry that really exists under that name.
+  public func entriesSeparatingInvalidNames() throws(RexstoreError) -> (names: [String], notUTF8: [String]) {
+    var names: [String] = []
+    var notUTF8: [String] = []
+    for entry in try readEntries() {
+      if entry.valid { names.append(entry.name) } else { notUTF8.append(entry.display) }
+    }
+    return (names, notUTF8)
+  }
+
+  private func readEntries() throws(RexstoreError) -> [(name: String, valid: Bool, display: String)] {
     let copy = dup(fd)
     guard copy >= 0, let dir = fdopendir(copy) else {
       if copy >= 0 { close(copy) }
@@ -114,12 +130,15 @@ public final class DirectoryHandle {
     }
     defer { closedir(dir) }
     rewinddir(dir)
-    var names: [String] = []
+    var names: [(name: String, valid: Bool, display: String)] = []
     while let entry = readdir(dir) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+      if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+      if let name = String(validating: bytes, as: UTF8.self) {
+        names.append((name, true, name))
+      } else {
+        names.append((String(decoding: bytes, as: UTF8.self), false, FilePathBytes(bytes: bytes).display))
       }
-      if name != "." && name != ".." { names.append(name) }
     }
     return names
   }

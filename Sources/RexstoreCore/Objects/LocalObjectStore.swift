@@ -498,15 +498,16 @@ public final class LocalObjectStore: ObjectStore {
   private func collect(
     _ dir: DirectoryHandle, below relative: String, in directoryName: String, into paths: inout [String]
   ) throws(RexstoreError) {
-    for name in try dir.entries() where !name.hasPrefix(".") {
+    let (names, notUTF8) = try dir.entriesSeparatingInvalidNames()
+    for display in notUTF8 where !display.hasPrefix(".") {
+      // Never looked up by a decoded spelling, which could name another file that really exists.
+      reportSkipped(
+        directoryName + "/" + (relative.isEmpty ? display : relative + "/" + display),
+        "has a name that is not valid UTF-8 (shown with \\x escapes; objects are named in UTF-8)")
+    }
+    for name in names where !name.hasPrefix(".") {
       let path = relative.isEmpty ? name : relative + "/" + name
-      guard let kind = try? dir.kind(name) else {
-        // Gone since it was read, or a name that is not UTF-8 (read with U+FFFD, so not found by it).
-        if name.contains("\u{FFFD}") {
-          reportSkipped(directoryName + "/" + path, "has a name that is not valid UTF-8 (shown with U+FFFD)")
-        }
-        continue
-      }
+      guard let kind = try? dir.kind(name) else { continue }  // gone since it was read
       if kind.isDirectory {
         if let child = try? dir.child(name, create: false) { try collect(child, below: path, in: directoryName, into: &paths) }
       } else if kind.isRegular {
@@ -532,7 +533,11 @@ public final class LocalObjectStore: ObjectStore {
   public func listSegments(under prefix: String) throws(RexstoreError) -> [String] {
     let directoryName = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
     guard let dir = try directory(directoryName, create: false) else { return [] }
-    return try dir.entries()
+    let (names, notUTF8) = try dir.entriesSeparatingInvalidNames()
+    for display in notUTF8 where !display.hasPrefix(".") {
+      reportSkipped(directoryName + "/" + display, "has a name that is not valid UTF-8 (shown with \\x escapes; objects are named in UTF-8)")
+    }
+    return names
       .filter { name in
         guard !name.hasPrefix("."), let kind = try? dir.kind(name) else { return false }
         if kind.isSymlink { reportSkipped(directoryName + "/" + name, kind) }

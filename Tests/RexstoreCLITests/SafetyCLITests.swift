@@ -122,6 +122,26 @@ import Testing
     }
   }
 
+  /// An empty path setting used to mean the working directory: `--root "$UNSET"` in a runbook put the
+  /// database and objects wherever the job happened to run (`--db ''` was refused only by accident,
+  /// for ending in '/'). An empty flag is a usage error (64), an empty config-file value 78; nothing is
+  /// created. (An empty variable still counts as unset, as shells and the app treat it.)
+  @Test func anEmptyPathSettingIsRefusedNotTakenForTheWorkingDirectory() throws {
+    let h = Harness()
+    let b = SafetyCLITests.bytes
+    for flag in ["--db", "--root", "--objects", "--dossiers", "--app-dir"] {
+      let r = run(h, [b(flag), b(""), b("pattern"), b("set"), b("1"), b("t"), b("k"), b("v")])
+      #expect(r.status == 64, "\(flag): \(r.stderr)")
+      #expect(r.stderr.contains("must not be empty"), "\(flag): \(r.stderr)")
+    }
+    let config = h.root + "/c.json"
+    try Data(#"{"dossiers":""}"#.utf8).write(to: URL(fileURLWithPath: config))
+    let r = run(h, [b("--config"), b(config), b("pattern"), b("set"), b("1"), b("t"), b("k"), b("v")])
+    #expect(r.status == 78, "\(r.stderr)")
+    #expect(r.stderr.contains("must not be empty"), "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: h.root + "/data/rexstore.sqlite3"))
+  }
+
   /// The table's byte-path operands keep argv's bytes in the invocation (inline `--opt=` values
   /// too); text operands beside them are still refused.
   @Test func bytePathOperandsKeepTheirBytes() throws {

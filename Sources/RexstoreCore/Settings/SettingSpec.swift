@@ -97,7 +97,10 @@ extension SettingKind {
   public func parse(_ text: String) throws(RexstoreError) -> SettingValue {
     switch self {
     case .text: return .text(text)
-    case .path: return .path(text)
+    case .path:
+      // An empty path would quietly mean the working directory (`--root "$UNSET"` in a runbook).
+      guard !text.isEmpty else { throw RexstoreError(.config, "must not be empty (an empty path is not the working directory)") }
+      return .path(text)
     case .duration: return .microseconds(try DurationParser.microseconds(text))
     case .count(let range):
       guard let n = Int(text), range.contains(n) else {

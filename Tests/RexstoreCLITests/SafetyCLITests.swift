@@ -134,6 +134,9 @@ import Testing
       #expect(r.status == 64, "\(flag): \(r.stderr)")
       #expect(r.stderr.contains("must not be empty"), "\(flag): \(r.stderr)")
     }
+    let from = run(h, [b("migrate"), b("--from"), b(""), b("--dry-run")])
+    #expect(from.status == 64, "\(from.stderr)")
+    #expect(from.stderr.contains("must not be empty"), "\(from.stderr)")
     let config = h.root + "/c.json"
     try Data(#"{"dossiers":""}"#.utf8).write(to: URL(fileURLWithPath: config))
     let r = run(h, [b("--config"), b(config), b("pattern"), b("set"), b("1"), b("t"), b("k"), b("v")])

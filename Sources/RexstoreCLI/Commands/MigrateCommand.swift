@@ -30,6 +30,8 @@ enum MigrateCommand {
     examples: ["rexstore migrate --dry-run", "rexstore migrate --delete-local", "rexstore migrate --from /srv/rex-app"]
   ) { inv, rt throws(RexstoreError) in
     let config = try rt.config()
+    // As for the path settings: an empty --from is not the working directory (`--from "$UNSET"`).
+    if inv.value("from") == "" { throw RexstoreError.usage("--from must not be empty (an empty path is not the working directory)") }
     // A directory whose name is not UTF-8 is reached by its bytes (see Config.anchor).
     let root = try inv.path("from").map { path throws(RexstoreError) in
       try Config.anchor(rt.absolute(path), source: "--from")

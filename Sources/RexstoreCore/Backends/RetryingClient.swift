@@ -51,4 +51,17 @@ extension RetryingClient {
     }
     return (response, retried)
   }
+
+  /// A DELETE made safe to retry by its precondition (a generation, an ETag): true when it deleted,
+  /// false when there was nothing to delete; a 404 after a try whose answer was lost means that try
+  /// did the deleting; a 412 means the object was replaced meanwhile (conflict, nothing deleted).
+  func conditionalDelete(_ what: String, _ make: () -> HTTPRequest) throws(RexstoreError) -> Bool {
+    let (response, retried) = try sendNotingRetries(what, make)
+    switch response.status {
+    case 200, 204: return true
+    case 404: return retried
+    case 412: throw RexstoreError(.conflict, "cannot \(what): it was replaced meanwhile; nothing deleted")
+    default: throw failure(what, response)
+    }
+  }
 }

@@ -112,13 +112,7 @@ public final class GCSObjectStore: ObjectStore {
   func delete(_ name: String, generation: Int64, client: GCSClient) throws(RexstoreError) -> Bool {
     let what = "delete '\(name)'"
     let url = client.objectURL(name) + "?ifGenerationMatch=\(generation)"
-    let (response, retried) = try client.sendNotingRetries(what) { HTTPRequest(method: "DELETE", url: url) }
-    switch response.status {
-    case 200, 204: return true
-    case 404: return retried
-    case 412: throw RexstoreError(.conflict, "cannot \(what): it was replaced meanwhile; nothing deleted")
-    default: throw client.failure(what, response)
-    }
+    return try client.conditionalDelete(what) { HTTPRequest(method: "DELETE", url: url) }
   }
 
   /// GCS has no atomic rename: samples are overwritten in place, all or nothing (`InPlaceGroupStore`).

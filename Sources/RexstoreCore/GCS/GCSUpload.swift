@@ -244,26 +244,16 @@ struct GCSUpload {
           }
           body.stop()
           var failure: RexstoreError
-          switch exchange {
-          case .noAnswer(let message):
-            failure = client.unreachable(what, message)
-          case .response(let response):
-            switch response.status {
-            case 308:
-              // The server kept less than was sent (no failure): send the rest at once.
-              let kept = try GCSUpload.persisted(response, chunkStart: 0, what: what)
-              if kept > offset, kept < length {
-                offset = kept
-                continue
-              }
-              failure = RexstoreError(.unavailable, "\(what): GCS kept \(kept) of \(length) bytes")
-            case let status where GCSClient.isRetryable(status):
-              failure = client.failure(what, response)
-            case 404, 410:
-              throw RexstoreError(.unavailable, "\(what): the upload session is gone (HTTP \(response.status))")
-            default:
-              return .done(response)
+          switch try answer(exchange, chunkStart: 0) {
+          case .final(let response): return .done(response)
+          case .failed(let error): failure = error
+          case .kept(let kept):
+            // The server kept less than was sent (no failure): send the rest at once.
+            if kept > offset, kept < length {
+              offset = kept
+              continue
             }
+            failure = RexstoreError(.unavailable, "\(what): GCS kept \(kept) of \(length) bytes")
           }
           // Ask the session what it holds, and resend only the rest on the next try.
           switch try askOffset(session, total: String(length), chunkStart: 0) {
@@ -328,24 +318,15 @@ struct GCSUpload {
           })
         }
         var failure: RexstoreError
-        switch exchange {
-        case .noAnswer(let message):
-          failure = client.unreachable(what, message)
-        case .response(let response):
-          switch response.status {
-          case 308:
-            persisted = try GCSUpload.persisted(response, chunkStart: offset, what: what)
-            if persisted >= end { return .done(nil) }
-            // The server kept less than was sent: send the rest now; a short write is no failure.
-            if persisted > start { continue }
-            failure = RexstoreError(.unavailable, "\(what): GCS kept none of a chunk")
-          case let status where GCSClient.isRetryable(status):
-            failure = client.failure(what, response)
-          case 404, 410:
-            throw RexstoreError(.unavailable, "\(what): the upload session is gone (HTTP \(response.status))")
-          default:
-            return .done(response)
-          }
+        switch try answer(exchange, chunkStart: offset) {
+        case .final(let response): return .done(response)
+        case .failed(let error): failure = error
+        case .kept(let kept):
+          persisted = kept
+          if persisted >= end { return .done(nil) }
+          // The server kept less than was sent: send the rest now; a short write is no failure.
+          if persisted > start { continue }
+          failure = RexstoreError(.unavailable, "\(what): GCS kept none of a chunk")
         }
         // Ask the session what it holds before trying again: it may have kept part of the chunk, or all.
         switch try askOffset(session, total: totalText, chunkStart: offset) {
@@ -357,6 +338,28 @@ struct GCSUpload {
         }
         return .retry(failure, retryAfterSeconds: nil)
       }
+    }
+  }
+
+  /// What one session `PUT` came to: the upload's final answer (the object, or a refusal such as
+  /// 412), the bytes the session holds so far (308), or a failure worth another try.
+  enum SessionAnswer {
+    case final(HTTPResponse)
+    case kept(Int64)
+    case failed(RexstoreError)
+  }
+
+  private func answer(_ exchange: RemoteExchange, chunkStart: Int64) throws(RexstoreError) -> SessionAnswer {
+    let response: HTTPResponse
+    switch exchange {
+    case .noAnswer(let message): return .failed(client.unreachable(what, message))
+    case .response(let answered): response = answered
+    }
+    switch response.status {
+    case 308: return .kept(try GCSUpload.persisted(response, chunkStart: chunkStart, what: what))
+    case let status where GCSClient.isRetryable(status): return .failed(client.failure(what, response))
+    case 404, 410: throw RexstoreError(.unavailable, "\(what): the upload session is gone (HTTP \(response.status))")
+    default: return .final(response)
     }
   }
 

@@ -189,13 +189,7 @@ public final class S3ObjectStore: ObjectStore {
   func delete(_ name: String, etag: String?) throws(RexstoreError) -> Bool {
     let what = "delete '\(name)'"
     let headers = etag.map { [("If-Match", $0)] } ?? []
-    let (response, retried) = try client.sendNotingRetries(what) { client.request("DELETE", key: name, headers: headers) }
-    switch response.status {
-    case 200, 204: return true
-    case 404: return retried
-    case 412: throw RexstoreError(.conflict, "cannot \(what): it was replaced meanwhile; nothing deleted")
-    default: throw client.failure(what, response)
-    }
+    return try client.conditionalDelete(what) { client.request("DELETE", key: name, headers: headers) }
   }
 
   // MARK: - Groups (a voice profile's samples)

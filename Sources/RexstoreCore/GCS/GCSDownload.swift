@@ -23,7 +23,7 @@ struct GCSDownload {
       response = try fetch(into: sink, state: state) { status, headers in
         // The stored size (fake-gcs-server sends no x-goog-stored-content-length: then the length
         // of this identity-encoded answer, which is the same).
-        guard sliceable != nil, status == 200, client.settings.slicedDownloadWidth > 1, state.received == 0,
+        guard sliceable != nil, status == 200, client.settings.slicedDownloadWidth > 1, state.resume.received == 0,
           headers["content-encoding"] == nil, headers["x-goog-stored-content-encoding"] ?? "identity" == "identity",
           let length = (headers["x-goog-stored-content-length"] ?? headers["content-length"]).flatMap({ Int64($0) }),
           length > threshold, headers["x-goog-generation"].flatMap({ Int64($0) }) != nil
@@ -53,23 +53,16 @@ struct GCSDownload {
       var url = base
       var headers: [(String, String)] = []
       if let generation = state.generation { url += "&generation=\(generation)" }
-      if state.received > 0 { headers.append(("Range", "bytes=\(state.received)-")) }
-      state.skip = 0
+      if state.resume.received > 0 { headers.append(("Range", "bytes=\(state.resume.received)-")) }
+      state.resume.skip = 0
       return HTTPRequest(method: "GET", url: url, headers: headers)
     }, sink: { bytes throws(RexstoreError) in
       if state.sliceInstead { throw GCSDownload.stopForSlices }
-      var bytes = bytes
-      if state.skip > 0 {
-        // A server that ignored the Range header resent bytes already written.
-        let drop = min(Int64(bytes.count), state.skip)
-        state.skip -= drop
-        bytes = UnsafeRawBufferPointer(rebasing: bytes[Int(drop)...])
-        if bytes.isEmpty { return }
-      }
-      state.received += Int64(bytes.count)
+      // A server that ignored the Range header resends bytes already written: only the rest is new.
+      guard let bytes = state.resume.take(bytes) else { return }
       try writer.push(bytes)
     }, onHead: { status, headers in
-      if status == 200 { state.skip = state.received }
+      state.resume.answered(status)
       guard status == 200 || status == 206 else { return }
       if state.generation == nil { state.generation = headers["x-goog-generation"].flatMap { Int64($0) } }
       if state.hashes == nil { state.hashes = headers["x-goog-hash"] }
@@ -88,12 +81,12 @@ struct GCSDownload {
 
   private func verify(_ response: HTTPResponse, state: State) throws(RexstoreError) -> ObjectInfo? {
     let writer = state.writer!
-    if response.status == 404, state.received == 0 {
+    if response.status == 404, state.resume.received == 0 {
       if case let error = client.failure(what, response), error.code == .config { throw error }
       return nil
     }
     // A connection lost right after the last byte: the resumed request asks for nothing more.
-    let complete = response.status == 416 && state.received > 0 && state.received == state.storedLength
+    let complete = response.status == 416 && state.resume.received > 0 && state.resume.received == state.storedLength
     guard response.status == 200 || response.status == 206 || complete else { throw client.failure(what, response) }
     let sums = try writer.finish()
     // An object stored gzip-encoded is served decompressed (rexstore does not ask for gzip), while
@@ -107,7 +100,7 @@ struct GCSDownload {
       throw RexstoreError(.ioError, "\(what): CRC32C \(sums.crc32c) does not match GCS's \(ServerText.shown(crc)); the copy is damaged")
     }
     return ObjectInfo(
-      name: name, size: state.received, md5: sums.md5, crc32c: sums.crc32c, contentType: state.contentType,
+      name: name, size: state.resume.received, md5: sums.md5, crc32c: sums.crc32c, contentType: state.contentType,
       backend: "gcs", updated: state.updated, version: state.generation.map { String($0) },
       verified: expected.md5 != nil || expected.crc32c != nil)
   }
@@ -125,8 +118,7 @@ struct GCSDownload {
   }
 
   private final class State {
-    var received: Int64 = 0
-    var skip: Int64 = 0
+    var resume = ResumePoint()
     var generation: Int64?
     var hashes: String?
     var contentType: String?

@@ -14,33 +14,26 @@ struct S3Download {
     let writer = HashingWriter(sink)
     let response = try client.send(what, {
       var headers = [("x-amz-checksum-mode", "ENABLED")]
-      if state.received > 0 {
-        headers.append(("Range", "bytes=\(state.received)-"))
+      if state.resume.received > 0 {
+        headers.append(("Range", "bytes=\(state.resume.received)-"))
         if let etag = state.headers?["etag"] { headers.append(("If-Match", etag)) }
       }
-      state.skip = 0
+      state.resume.skip = 0
       return client.request("GET", key: name, headers: headers)
     }, sink: { bytes throws(RexstoreError) in
-      var bytes = bytes
-      if state.skip > 0 {
-        // A server that ignored the Range header resent bytes already written.
-        let drop = min(Int64(bytes.count), state.skip)
-        state.skip -= drop
-        bytes = UnsafeRawBufferPointer(rebasing: bytes[Int(drop)...])
-        if bytes.isEmpty { return }
-      }
-      state.received += Int64(bytes.count)
+      // A server that ignored the Range header resends bytes already written: only the rest is new.
+      guard let bytes = state.resume.take(bytes) else { return }
       try writer.push(bytes)
     }, onHead: { status, headers in
-      if status == 200 { state.skip = state.received }
+      state.resume.answered(status)
       guard status == 200 || status == 206 else { return }
       if state.headers == nil { state.headers = headers }
     })
-    if response.status == 404, state.received == 0 {
+    if response.status == 404, state.resume.received == 0 {
       if S3Client.errorCode(response) == "NoSuchBucket" { throw client.noBucket() }
       return nil
     }
-    if response.status == 412, state.received > 0 {
+    if response.status == 412, state.resume.received > 0 {
       throw RexstoreError(.conflict, "cannot \(what): the object was replaced while it was being read")
     }
     guard response.status == 200 || response.status == 206 else { throw client.failure(what, response) }
@@ -56,7 +49,7 @@ struct S3Download {
       throw RexstoreError(.ioError, "\(what): MD5 \(sums.md5) does not match S3's ETag; the copy is damaged")
     }
     var info = S3ObjectStore.info(name: name, headers: headers)
-    info.size = state.received
+    info.size = state.resume.received
     info.md5 = sums.md5
     info.crc32c = sums.crc32c
     info.verified = expectedCRC != nil || expectedMD5 != nil
@@ -64,8 +57,7 @@ struct S3Download {
   }
 
   private final class State {
-    var received: Int64 = 0
-    var skip: Int64 = 0
+    var resume = ResumePoint()
     var headers: [String: String]?
   }
 }
